@@ -1,0 +1,62 @@
+# edge-agent: `make run` runs the agent with its defaults, `make test` sets up
+# and runs the tests. Everything builds with CGO_ENABLED=0: one static file.
+
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+LDFLAGS  := -s -w -X edge-agent/agent.version=$(VERSION) -X edge-agent/agent.commit=$(COMMIT)
+GOBUILD  := CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)"
+MAIN     := ./agent/cmd/edge-agent
+FUZZTIME ?= 10s
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+# Debian packages the tests run against (command:package).
+TEST_DEPS := python3:python3
+
+.PHONY: all build run test deps fuzz lint bench bench-go bench-echo cross readme-config clean
+
+all: build
+
+build:
+	$(GOBUILD) -o dist/edge-agent $(MAIN)
+
+run: build
+	./dist/edge-agent run
+
+deps:
+	scripts/deps.sh $(TEST_DEPS)
+
+test: deps
+	go vet ./...
+	go test -race -count=1 ./...
+	scripts/fuzz.sh $(FUZZTIME)
+
+fuzz:
+	scripts/fuzz.sh $(FUZZTIME)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	go run $(STATICCHECK) ./...
+
+bench: bench-go bench-echo
+
+bench-go:
+	go test -run '^$$' -bench . -benchmem -count 6 ./... | tee dist/bench-go.txt
+
+bench-echo: build
+	scripts/bench-echo.sh
+
+cross:
+	GOOS=linux GOARCH=arm GOARM=6 $(GOBUILD) -o dist/edge-agent-linux-armv6 $(MAIN)
+	GOOS=linux GOARCH=arm GOARM=7 $(GOBUILD) -o dist/edge-agent-linux-armv7 $(MAIN)
+	GOOS=linux GOARCH=arm64 $(GOBUILD) -o dist/edge-agent-linux-arm64 $(MAIN)
+	GOOS=linux GOARCH=amd64 $(GOBUILD) -o dist/edge-agent-linux-amd64 $(MAIN)
+	@ls -l dist/edge-agent-linux-*
+
+# Regenerates the configuration table in README.md from the Config struct.
+readme-config:
+	go run $(MAIN) config --markdown > dist/config.md
+	scripts/splice.sh README.md '<!-- config:begin -->' '<!-- config:end -->' dist/config.md
+
+clean:
+	rm -rf dist

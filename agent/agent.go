@@ -1,0 +1,147 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"edge-agent/transport/echo"
+	"edge-agent/transport/udpguard"
+)
+
+// Agent runs the configured services for the life of a context.
+type Agent struct {
+	cfg      Config
+	log      *slog.Logger
+	services []*service
+
+	mu      sync.Mutex
+	started time.Time
+}
+
+// counterSource is how the status model reads a service's counters.
+type counterSource interface {
+	Counters() map[string]uint64
+}
+
+// service is one configured service: how to bind it and how to serve it.
+type service struct {
+	name     string
+	envVar   string // the variable holding its address
+	addr     string // as configured; Off when disabled
+	counters counterSource
+	// bind opens the service's sockets and returns the address bound and
+	// the function that serves them until ctx ends.
+	bind func(addr string) (bound string, serve func(ctx context.Context) error, err error)
+
+	bound string // guarded by Agent.mu
+}
+
+// New prepares an agent from a validated configuration. log may be nil.
+func New(cfg Config, log *slog.Logger) *Agent {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := &Agent{cfg: cfg, log: log}
+	a.services = []*service{a.echoService()}
+	return a
+}
+
+func (a *Agent) echoService() *service {
+	c := a.cfg.Echo
+	s := &echo.Server{
+		Mode:        c.Mode,
+		MaxConns:    c.MaxConns,
+		IdleTimeout: c.IdleTimeout,
+		Guard:       &udpguard.Guard{Limiter: udpguard.NewLimiter(c.UDPRateLimit, int(max(c.UDPRateLimit, 1)), 0)},
+		Logger:      a.log.With("service", "echo"),
+	}
+	return &service{
+		name: "echo", envVar: Prefix + "_ECHO_ADDR", addr: c.Addr, counters: s,
+		bind: func(addr string) (string, func(context.Context) error, error) {
+			ln, pc, err := listenTCPAndUDP(addr)
+			if err != nil {
+				return "", nil, err
+			}
+			s.Guard.OwnPorts = append(a.udpPorts(), uint16(pc.LocalAddr().(*net.UDPAddr).Port))
+			return ln.Addr().String(), func(ctx context.Context) error {
+				g, ctx := errgroup.WithContext(ctx)
+				g.Go(func() error { return s.Serve(ctx, ln) })
+				g.Go(func() error { return s.ServePacket(ctx, pc) })
+				return g.Wait()
+			}, nil
+		},
+	}
+}
+
+// Run binds every enabled service, then serves them all until ctx ends or
+// one fails. A service that cannot bind stops the start-up before anything
+// is served, with a *BindError. Run returns nil after a clean shutdown.
+func (a *Agent) Run(ctx context.Context) error {
+	var serves []func(context.Context) error
+	var names []string
+	for _, s := range a.services {
+		if s.addr == Off {
+			a.log.Info("service off", "service", s.name, "var", s.envVar)
+			continue
+		}
+		bound, serve, err := s.bind(s.addr)
+		if err != nil {
+			releaseAll(serves)
+			return &BindError{Service: s.name, Addr: s.addr, Var: s.envVar, Err: err}
+		}
+		a.mu.Lock()
+		s.bound = bound
+		a.mu.Unlock()
+		serves = append(serves, serve)
+		names = append(names, s.name)
+		a.log.Info("listening", "service", s.name, "addr", bound)
+	}
+	a.mu.Lock()
+	a.started = time.Now()
+	a.mu.Unlock()
+	a.log.Info("edge-agent started", "version", Build().Version, "services", len(serves))
+
+	g, gctx := errgroup.WithContext(ctx)
+	for i, serve := range serves {
+		g.Go(func() error {
+			if err := serve(gctx); err != nil {
+				return fmt.Errorf("%s: %w", names[i], err)
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	a.log.Info("edge-agent stopped")
+	return err
+}
+
+// releaseAll closes the sockets of services bound before a later one
+// failed: a serve given an ended context closes what it owns and returns.
+func releaseAll(serves []func(context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, serve := range serves {
+		serve(ctx)
+	}
+}
+
+// udpPorts lists the configured ports of the agent's UDP services, so
+// that none of them answers another agent's service (see udpguard).
+func (a *Agent) udpPorts() []uint16 {
+	var ports []uint16
+	for _, addr := range []string{a.cfg.Echo.Addr} {
+		if _, p, err := net.SplitHostPort(addr); err == nil {
+			if n, err := strconv.ParseUint(p, 10, 16); err == nil && n != 0 {
+				ports = append(ports, uint16(n))
+			}
+		}
+	}
+	return ports
+}

@@ -1,0 +1,152 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"edge-agent/transport/echo"
+)
+
+func testConfig() Config {
+	return Config{Echo: EchoConfig{Addr: "127.0.0.1:0", MaxConns: 100, IdleTimeout: time.Minute}}
+}
+
+// start runs a until the test ends and returns its status once bound.
+func start(t *testing.T, a *Agent) (stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for a.Status().Started.IsZero() {
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned early: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("agent did not start")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stopped := false
+	stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(2 * time.Second):
+			t.Fatal("Run did not return within 2s of cancel")
+		}
+		return nil
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+func TestRunServesEchoOverTCPAndUDPAndStops(t *testing.T) {
+	a := New(testConfig(), nil)
+	stop := start(t, a)
+	addr := a.Status().Services[0].Addr
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, network := range []string{"tcp", "udp"} {
+		got, err := echo.Exchange(ctx, network, addr, []byte("hello"))
+		if err != nil || string(got) != "HELLO" {
+			t.Fatalf("%s echo: %q, %v", network, got, err)
+		}
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Counters are bumped just after each reply is sent; poll for them.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st := a.Status()
+		if st.Services[0].Name == "echo" && st.Services[0].Counters["udp_datagrams_out"] == 1 && st.Services[0].Counters["tcp_bytes_out"] == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status after one echo each way: %+v", st)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("Run after cancel: %v", err)
+	}
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+		t.Fatalf("open connection after shutdown: %v; want it closed", err)
+	}
+}
+
+func TestRunWithEveryServiceOff(t *testing.T) {
+	c := testConfig()
+	c.Echo.Addr = Off
+	a := New(c, nil)
+	stop := start(t, a)
+	if st := a.Status(); st.Services[0].Addr != Off || st.Services[0].Counters != nil {
+		t.Errorf("status of a service that is off: %+v", st.Services[0])
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunReportsAddressInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c := testConfig()
+	c.Echo.Addr = ln.Addr().String()
+	err = New(c, nil).Run(context.Background())
+	var be *BindError
+	if !errors.As(err, &be) || !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("Run = %v, want a BindError for EADDRINUSE", err)
+	}
+	if be.Service != "echo" || be.Var != "EDGE_ECHO_ADDR" || be.Addr != c.Echo.Addr {
+		t.Errorf("BindError %+v", be)
+	}
+	for _, want := range []string{"echo", c.Echo.Addr, "EDGE_ECHO_ADDR", "another port"} {
+		if !contains(err.Error(), want) {
+			t.Errorf("message %q lacks %q", err, want)
+		}
+	}
+}
+
+func TestBindErrorHints(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{syscall.EACCES, "CAP_NET_BIND_SERVICE"},
+		{syscall.EADDRINUSE, "another program"},
+		{syscall.EADDRNOTAVAIL, "no interface"},
+		{errors.New("other"), "check EDGE_X"},
+	} {
+		be := &BindError{Service: "x", Addr: ":1", Var: "EDGE_X", Err: tc.err}
+		if !contains(be.Error(), tc.want) {
+			t.Errorf("%v: %q lacks %q", tc.err, be.Error(), tc.want)
+		}
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,127 @@
+// Command edge-agent runs the agent's services and small clients for them.
+//
+// Exit codes: 0 success, 1 failure at run time, 2 bad usage or
+// configuration (systemd is told not to restart on 2).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"edge-agent/agent"
+)
+
+const usage = `edge-agent: time, file, echo and status services for a small Linux device.
+
+Usage:
+  edge-agent [run]                  run the services configured by EDGE_ variables
+  edge-agent config [--markdown]    list every EDGE_ variable: default, current value, meaning
+  edge-agent version                print version, commit, Go version and target
+  edge-agent echo [--udp] [--timeout D] HOST:PORT [MESSAGE...]
+                                    send MESSAGE (or each line of standard input) to an
+                                    echo server and print the reply
+  edge-agent help                   this text
+`
+
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// stopGrace bounds how long a shutdown may take before the process gives
+// up on a clean one.
+const stopGrace = 10 * time.Second
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := "run"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		return runAgent(args, stderr)
+	case "config":
+		return printConfig(args, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, agent.Build())
+		return exitOK
+	case "echo":
+		return echoClient(args, stdin, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "edge-agent: unknown command %q\n\n%s", cmd, usage)
+	return exitUsage
+}
+
+func runAgent(args []string, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "edge-agent run: takes no arguments (configure with EDGE_ variables; see edge-agent config)\n")
+		return exitUsage
+	}
+	cfg, err := agent.Load()
+	if err != nil {
+		printConfigErrors(stderr, err)
+		return exitUsage
+	}
+	log := agent.NewLogger(cfg.Log, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	context.AfterFunc(ctx, func() {
+		time.AfterFunc(stopGrace, func() {
+			fmt.Fprintf(stderr, "edge-agent: services did not stop within %v; exiting\n", stopGrace)
+			os.Exit(exitFailure)
+		})
+	})
+	err = agent.New(cfg, log).Run(ctx)
+	var be *agent.BindError
+	switch {
+	case errors.As(err, &be):
+		fmt.Fprintf(stderr, "edge-agent: %v\n", be)
+		return exitFailure
+	case err != nil:
+		fmt.Fprintf(stderr, "edge-agent: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func printConfigErrors(w io.Writer, err error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			fmt.Fprintf(w, "edge-agent: %v\n", e)
+		}
+		return
+	}
+	fmt.Fprintf(w, "edge-agent: %v\n", err)
+}
+
+func printConfig(args []string, stdout, stderr io.Writer) int {
+	switch {
+	case len(args) == 1 && args[0] == "--markdown":
+		agent.MarkdownVariables(stdout, agent.Variables(agent.Config{}))
+		return exitOK
+	case len(args) > 0:
+		fmt.Fprintf(stderr, "edge-agent config: unknown argument %q (accepted: --markdown)\n", args[0])
+		return exitUsage
+	}
+	cfg, err := agent.Load()
+	agent.PrintVariables(stdout, agent.Variables(cfg))
+	if err != nil {
+		printConfigErrors(stderr, err)
+		return exitUsage
+	}
+	return exitOK
+}

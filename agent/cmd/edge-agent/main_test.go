@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "edge-agent-test")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "edge-agent")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// command runs the binary with only the given EDGE_ variables set.
+func command(ctx context.Context, env []string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, binary, args...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "EDGE_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, env...)
+	return cmd
+}
+
+var listening = regexp.MustCompile(`msg=listening service=echo addr=(\S+)`)
+
+// startAgent starts the binary on a free loopback port and returns the
+// echo address once it is listening.
+func startAgent(t *testing.T) (*exec.Cmd, string, *bytes.Buffer) {
+	t.Helper()
+	cmd := command(context.Background(), []string{"EDGE_ECHO_ADDR=127.0.0.1:0"}, "run")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	log := new(bytes.Buffer)
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case addr := <-found:
+		return cmd, addr, log
+	case <-time.After(10 * time.Second):
+		t.Fatalf("agent did not report listening")
+	}
+	return nil, "", nil
+}
+
+func TestSignalsStopTheAgentCleanly(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd, addr, _ := startAgent(t)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.Write([]byte("ping")); err != nil {
+				t.Fatal(err)
+			}
+			reply := make([]byte, 4)
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.ReadFull(c, reply); err != nil || string(reply) != "PING" {
+				t.Fatalf("echo before the signal: %q %v", reply, err)
+			}
+			sent := time.Now()
+			cmd.Process.Signal(sig)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("exit after %v: %v, want status 0", sig, err)
+				}
+			case <-time.After(2 * time.Second):
+				t.Fatalf("still running 2s after %v", sig)
+			}
+			t.Logf("exited %v after %v", time.Since(sent), sig)
+			c.SetReadDeadline(time.Now().Add(time.Second))
+			if n, err := c.Read(reply); err != io.EOF {
+				t.Errorf("open connection after exit: %d, %v; want EOF (a clean close)", n, err)
+			}
+		})
+	}
+}
+
+func TestInvalidConfigExitsTwoNamingTheVariable(t *testing.T) {
+	out, err := command(context.Background(), []string{"EDGE_ECHO_MODE=shout", "EDGE_ECHO_ADDR=127.0.0.1:0"}, "run").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Fatalf("exit: %v, want status 2\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "EDGE_ECHO_MODE") || !strings.Contains(string(out), "upper, plain") {
+		t.Errorf("message %q does not name the variable and what it accepts", out)
+	}
+}
+
+func TestAddressInUseExitsNonZeroWithOneLine(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var stderr bytes.Buffer
+	cmd := command(context.Background(), []string{"EDGE_ECHO_ADDR=" + ln.Addr().String(), "EDGE_LOG_LEVEL=error"}, "run")
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v, want status 1", err)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "echo") || !strings.Contains(lines[0], ln.Addr().String()) || !strings.Contains(lines[0], "EDGE_ECHO_ADDR") {
+		t.Errorf("stderr %q: want one line naming the service, the address and the variable", stderr.String())
+	}
+}
+
+func TestSubcommands(t *testing.T) {
+	_, addr, _ := startAgent(t)
+	for _, tc := range []struct {
+		args  []string
+		stdin string
+		code  int
+		want  string
+	}{
+		{[]string{"version"}, "", 0, "edge-agent "},
+		{[]string{"help"}, "", 0, "Usage:"},
+		{[]string{"--help"}, "", 0, "Usage:"},
+		{[]string{"bogus"}, "", 2, "unknown command"},
+		{[]string{"config"}, "", 0, "EDGE_ECHO_ADDR"},
+		{[]string{"config", "--markdown"}, "", 0, "| `EDGE_ECHO_MODE` | `upper` |"},
+		{[]string{"echo", addr, "hello", "你好"}, "", 0, "HELLO 你好\n"},
+		{[]string{"echo", "--udp", addr, "abc"}, "", 0, "ABC\n"},
+		{[]string{"echo", addr}, "one\ntwo\n", 0, "ONE\nTWO\n"},
+		{[]string{"echo"}, "", 2, "usage"},
+		{[]string{"run", "extra"}, "", 2, "no arguments"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			cmd := command(context.Background(), nil, tc.args...)
+			cmd.Stdin = strings.NewReader(tc.stdin)
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code || !strings.Contains(string(out), tc.want) {
+				t.Errorf("exit %d, output %q; want exit %d and %q", code, out, tc.code, tc.want)
+			}
+		})
+	}
+}
+
+func TestEchoClientReportsNoReply(t *testing.T) {
+	// A UDP port nobody answers on.
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	out, err := command(context.Background(), nil, "echo", "--udp", "--timeout", "200ms", pc.LocalAddr().String(), "x").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "no reply") {
+		t.Errorf("exit %v, output %q; want status 1 and 'no reply'", err, out)
+	}
+}

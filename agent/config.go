@@ -1,0 +1,116 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"edge-agent/transport/echo"
+)
+
+// Prefix is the prefix of every environment variable the agent reads.
+const Prefix = "EDGE"
+
+// Off as a service address disables that service.
+const Off = "off"
+
+// Config is the whole configuration, read from EDGE_ variables. Each field
+// carries its default and a one-line meaning in its tags; `edge-agent
+// config` prints them, and the README table is generated from them.
+//
+// Names come from field names (split_words for multi-word ones), never from
+// an `envconfig` tag: with such a tag envconfig also reads the bare name
+// (ADDR, MODE, LEVEL) when the prefixed one is unset, and a stray variable
+// of the same name elsewhere in the environment would be taken.
+type Config struct {
+	Log  LogConfig
+	Echo EchoConfig
+}
+
+// LogConfig sets up the process logger.
+type LogConfig struct {
+	Level  slog.Level `default:"info" desc:"least severe log level written" accepts:"debug, info, warn, error"`
+	Format LogFormat  `default:"text" desc:"log line format" accepts:"text (key=value), json"`
+}
+
+// EchoConfig configures the TCP and UDP echo service.
+type EchoConfig struct {
+	Addr         string        `default:":8081" desc:"TCP and UDP address of the echo service"`
+	Mode         echo.Mode     `default:"upper" desc:"upper: ASCII a-z upper-cased, as the seed servers; plain: unchanged (RFC 862)" accepts:"upper, plain"`
+	MaxConns     int           `split_words:"true" default:"10000" desc:"open TCP connections allowed; more are closed at once and counted"`
+	IdleTimeout  time.Duration `split_words:"true" default:"5m" desc:"close a TCP connection that sends nothing for this long"`
+	UDPRateLimit float64       `split_words:"true" default:"50" desc:"UDP replies per second per source address, in bursts of up to one second's worth; 0 = unlimited"`
+}
+
+// Load reads the configuration from the environment and validates it.
+// Every error names the variable and says what it accepts.
+func Load() (Config, error) {
+	var c Config
+	if err := envconfig.Process(Prefix, &c); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			return c, &ConfigError{Var: pe.KeyName, Value: pe.Value, Accepted: acceptedFor(pe.KeyName)}
+		}
+		return c, fmt.Errorf("agent: config: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// ConfigError is a configuration value the agent cannot use.
+type ConfigError struct {
+	Var      string // the variable, e.g. EDGE_ECHO_MODE
+	Value    string
+	Accepted string // what would be accepted, for a person to act on
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("%s=%q is not valid: accepted: %s", e.Var, e.Value, e.Accepted)
+}
+
+// acceptedFor describes the values a variable accepts, from the type of
+// the field behind it.
+func acceptedFor(key string) string {
+	for _, v := range Variables(Config{}) {
+		if v.Name == key {
+			return v.Accepts
+		}
+	}
+	return "see edge-agent config"
+}
+
+// LogFormat is how log lines are written.
+type LogFormat uint8
+
+const (
+	// LogText is logfmt-style key=value text, the default.
+	LogText LogFormat = iota
+	// LogJSON is one JSON object a line.
+	LogJSON
+)
+
+func (f LogFormat) String() string {
+	if f == LogJSON {
+		return "json"
+	}
+	return "text"
+}
+
+// MarshalText is the inverse of UnmarshalText.
+func (f LogFormat) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+
+// UnmarshalText accepts "text" or "json".
+func (f *LogFormat) UnmarshalText(b []byte) error {
+	switch strings.ToLower(string(b)) {
+	case "text":
+		*f = LogText
+	case "json":
+		*f = LogJSON
+	default:
+		return fmt.Errorf("agent: log format %q: accepted: text, json", b)
+	}
+	return nil
+}

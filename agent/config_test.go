@@ -1,0 +1,172 @@
+package agent
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"edge-agent/transport/echo"
+)
+
+// clearEnv unsets every EDGE_ variable for the test.
+func clearEnv(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, Prefix+"_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	clearEnv(t)
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Log:  LogConfig{Level: slog.LevelInfo, Format: LogText},
+		Echo: EchoConfig{Addr: ":8081", Mode: echo.Upper, MaxConns: 10000, IdleTimeout: 5 * time.Minute, UDPRateLimit: 50},
+	}
+	if c != want {
+		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
+	}
+}
+
+func TestLoadReadsVariables(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("EDGE_ECHO_ADDR", "127.0.0.1:9000")
+	t.Setenv("EDGE_ECHO_MODE", "plain")
+	t.Setenv("EDGE_ECHO_MAX_CONNS", "7")
+	t.Setenv("EDGE_ECHO_IDLE_TIMEOUT", "90s")
+	t.Setenv("EDGE_ECHO_UDP_RATE_LIMIT", "0")
+	t.Setenv("EDGE_LOG_LEVEL", "debug")
+	t.Setenv("EDGE_LOG_FORMAT", "json")
+	// Bare names must not leak in (envconfig's fallback for tagged fields).
+	t.Setenv("MODE", "upper")
+	t.Setenv("LEVEL", "error")
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Log:  LogConfig{Level: slog.LevelDebug, Format: LogJSON},
+		Echo: EchoConfig{Addr: "127.0.0.1:9000", Mode: echo.Plain, MaxConns: 7, IdleTimeout: 90 * time.Second},
+	}
+	if c != want {
+		t.Fatalf("got %+v\nwant %+v", c, want)
+	}
+}
+
+func TestLoadRejectsWithActionableMessage(t *testing.T) {
+	for _, tc := range []struct {
+		name, value, accepted string
+	}{
+		{"EDGE_ECHO_MODE", "loud", "upper, plain"},
+		{"EDGE_ECHO_MODE", "", "upper, plain"},
+		{"EDGE_ECHO_ADDR", "8081", "host:port"},
+		{"EDGE_ECHO_ADDR", ":http", "port number"},
+		{"EDGE_ECHO_ADDR", ":65536", "port number"},
+		{"EDGE_ECHO_ADDR", ":-1", "port number"},
+		{"EDGE_ECHO_ADDR", "a b:1", "without spaces"},
+		{"EDGE_ECHO_ADDR", "", "host:port"},
+		{"EDGE_ECHO_MAX_CONNS", "0", "at least 1"},
+		{"EDGE_ECHO_MAX_CONNS", "many", "whole number"},
+		{"EDGE_ECHO_MAX_CONNS", "1.5", "whole number"},
+		{"EDGE_ECHO_IDLE_TIMEOUT", "5", "duration"},
+		{"EDGE_ECHO_IDLE_TIMEOUT", "-1s", "positive duration"},
+		{"EDGE_ECHO_IDLE_TIMEOUT", "0s", "positive duration"},
+		{"EDGE_ECHO_UDP_RATE_LIMIT", "-1", "0 for unlimited"},
+		{"EDGE_ECHO_UDP_RATE_LIMIT", "NaN", "0 for unlimited"},
+		{"EDGE_ECHO_UDP_RATE_LIMIT", "fast", "a number"},
+		{"EDGE_LOG_LEVEL", "loud", "debug, info, warn, error"},
+		{"EDGE_LOG_FORMAT", "xml", "text"},
+	} {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
+			clearEnv(t)
+			t.Setenv(tc.name, tc.value)
+			_, err := Load()
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("Load() = %v, want a *ConfigError", err)
+			}
+			if ce.Var != tc.name || !strings.Contains(ce.Accepted, tc.accepted) {
+				t.Fatalf("error %q: want variable %s and %q in what is accepted", err, tc.name, tc.accepted)
+			}
+			if !strings.Contains(err.Error(), tc.name) {
+				t.Fatalf("message %q does not name %s", err, tc.name)
+			}
+		})
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	c := Config{Echo: EchoConfig{Addr: "nope", MaxConns: 0, IdleTimeout: 0, UDPRateLimit: -2}}
+	err := c.Validate()
+	for _, v := range []string{"EDGE_ECHO_ADDR", "EDGE_ECHO_MAX_CONNS", "EDGE_ECHO_IDLE_TIMEOUT", "EDGE_ECHO_UDP_RATE_LIMIT"} {
+		if err == nil || !strings.Contains(err.Error(), v) {
+			t.Errorf("Validate() = %v; want %s named", err, v)
+		}
+	}
+}
+
+func TestOffIsAValidAddress(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("EDGE_ECHO_ADDR", "off")
+	if _, err := Load(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestVariablesDescribeEveryField(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("EDGE_ECHO_MODE", "plain")
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := regexp.MustCompile(`^EDGE_[A-Z0-9_]+$`)
+	seen := map[string]bool{}
+	for _, v := range Variables(c) {
+		if !name.MatchString(v.Name) || seen[v.Name] {
+			t.Errorf("bad or repeated name %q", v.Name)
+		}
+		seen[v.Name] = true
+		if v.Meaning == "" || v.Accepts == "" {
+			t.Errorf("%s has no meaning or accepted values", v.Name)
+		}
+		if v.Default == "" && !v.Secret {
+			t.Errorf("%s has no default", v.Name)
+		}
+		if v.Name == "EDGE_ECHO_MODE" && v.Value != "plain" {
+			t.Errorf("current value of EDGE_ECHO_MODE = %q, want plain", v.Value)
+		}
+	}
+	if !seen["EDGE_ECHO_UDP_RATE_LIMIT"] || !seen["EDGE_ECHO_IDLE_TIMEOUT"] {
+		t.Errorf("multi-word names not as documented: %v", seen)
+	}
+}
+
+// The README's configuration table is generated from Config; this keeps
+// the two from drifting apart.
+func TestREADMEConfigTable(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const begin, end = "<!-- config:begin -->\n", "<!-- config:end -->"
+	_, rest, ok1 := strings.Cut(string(readme), begin)
+	table, _, ok2 := strings.Cut(rest, end)
+	if !ok1 || !ok2 {
+		t.Fatalf("README.md has no %q ... %q section", begin, end)
+	}
+	var want strings.Builder
+	MarkdownVariables(&want, Variables(Config{}))
+	if table != want.String() {
+		t.Errorf("README configuration table is stale; regenerate it with `make readme-config`.\nwant:\n%s", want.String())
+	}
+}

@@ -1,0 +1,50 @@
+package agent
+
+import (
+	"errors"
+	"net"
+	"strconv"
+)
+
+// Validate checks what the types alone cannot, and names the variable at
+// fault in a ConfigError. All problems are reported, not just the first.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(name, value, accepted string) {
+		errs = append(errs, &ConfigError{Var: Prefix + "_" + name, Value: value, Accepted: accepted})
+	}
+	if err := checkAddr(c.Echo.Addr); err != nil {
+		bad("ECHO_ADDR", c.Echo.Addr, err.Error())
+	}
+	if c.Echo.MaxConns < 1 {
+		bad("ECHO_MAX_CONNS", strconv.Itoa(c.Echo.MaxConns), "a whole number of at least 1")
+	}
+	if c.Echo.IdleTimeout <= 0 {
+		bad("ECHO_IDLE_TIMEOUT", formatDuration(c.Echo.IdleTimeout), "a positive duration such as 30s or 5m")
+	}
+	if !(c.Echo.UDPRateLimit >= 0) { // also catches NaN
+		bad("ECHO_UDP_RATE_LIMIT", strconv.FormatFloat(c.Echo.UDPRateLimit, 'g', -1, 64), "a number of replies per second, 0 for unlimited")
+	}
+	return errors.Join(errs...)
+}
+
+// checkAddr accepts "off" or host:port with a numeric port; the host may
+// be empty (all interfaces), an IP address or a name.
+func checkAddr(addr string) error {
+	if addr == Off {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("host:port, :port (all interfaces), or off")
+	}
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || port != strconv.FormatUint(p, 10) {
+		return errors.New("a port number from 0 to 65535 after the colon, e.g. :8081 or 127.0.0.1:8081, or off")
+	}
+	for _, r := range host {
+		if r <= ' ' || r == '/' {
+			return errors.New("a host without spaces or slashes, e.g. 192.168.1.10:8081, or off")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,124 @@
+package echo
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"edge-agent/transport/udpguard"
+)
+
+func TestUDPLargestDatagramComesBackWhole(t *testing.T) {
+	s := &Server{}
+	srv := startUDP(t, s)
+	c, err := net.DialUDP("udp", nil, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, size := range []int{0, 1, 1024, 1025, 65507} {
+		msg := bytes.Repeat([]byte("abc你"), size/6+1)[:size]
+		if _, err := c.Write(msg); err != nil {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+		buf := make([]byte, 70000)
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+		want := bytes.Clone(msg)
+		Upper.Apply(want)
+		if !bytes.Equal(buf[:n], want) {
+			t.Fatalf("%d bytes sent, %d came back (or differ)", size, n)
+		}
+	}
+	// The server counts a reply after sending it.
+	waitFor(t, "udp_datagrams_out = 5", func() bool { return counter(s, "udp_datagrams_out")() == 5 })
+}
+
+// sendFrom sends one datagram to srv from a socket bound to from and
+// reports whether a reply came back once the server has counted the
+// datagram as refused or answered.
+func sendFrom(t *testing.T, s *Server, srv *net.UDPAddr, from *net.UDPAddr) (replied bool) {
+	t.Helper()
+	c, err := net.ListenUDP("udp", from)
+	if err != nil {
+		if from.Port != 0 && from.Port < 1024 && (errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)) {
+			t.Skipf("binding %v needs privilege: %v", from, err)
+		}
+		t.Fatal(err)
+	}
+	defer c.Close()
+	before := counter(s, "udp_datagrams_in")()
+	if _, err := c.WriteToUDP([]byte("ping"), srv); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the server to read the datagram", func() bool { return counter(s, "udp_datagrams_in")() > before })
+	c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	_, _, err = c.ReadFromUDP(make([]byte, 16))
+	return err == nil
+}
+
+func TestUDPRefusesServicePorts(t *testing.T) {
+	s := &Server{Guard: &udpguard.Guard{}}
+	srv := startUDP(t, s, func(port int) { s.Guard.OwnPorts = []uint16{uint16(port)} })
+	srvPort := srv.Port
+
+	// The agent's own port on another loopback address: another agent.
+	if sendFrom(t, s, srv, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2), Port: srvPort}) {
+		t.Error("answered a datagram from the agent's own service port")
+	}
+	if got := counter(s, "rejected_source_port")(); got != 1 {
+		t.Errorf("rejected_source_port = %d, want 1", got)
+	}
+	if !sendFrom(t, s, srv, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}) {
+		t.Error("no reply to an ephemeral port")
+	}
+	for _, p := range []int{7, 19, 123} {
+		if sendFrom(t, s, srv, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 3), Port: p}) {
+			t.Errorf("answered a datagram from port %d", p)
+		}
+	}
+}
+
+func TestUDPRateLimitPerSource(t *testing.T) {
+	// A rate so low that no token comes back during the test.
+	s := &Server{Guard: &udpguard.Guard{Limiter: udpguard.NewLimiter(0.001, 3, 0)}}
+	srv := startUDP(t, s)
+	c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for range 10 {
+		if _, err := c.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "10 datagrams read", func() bool { return counter(s, "udp_datagrams_in")() == 10 })
+	if got := counter(s, "udp_datagrams_out")(); got != 3 {
+		t.Errorf("udp_datagrams_out = %d, want the burst of 3", got)
+	}
+	if got := counter(s, "rejected_rate_limit")(); got != 7 {
+		t.Errorf("rejected_rate_limit = %d, want 7", got)
+	}
+	// Another source has its own budget.
+	if !sendFrom(t, s, srv, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 4)}) {
+		t.Error("a second source was limited by the first one's use")
+	}
+}
+
+func TestServePacketNeedsUDP(t *testing.T) {
+	pc, err := net.ListenPacket("unixgram", t.TempDir()+"/sock")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer pc.Close()
+	if err := (&Server{}).ServePacket(t.Context(), pc); err != ErrNotUDP {
+		t.Fatalf("got %v, want ErrNotUDP", err)
+	}
+}
