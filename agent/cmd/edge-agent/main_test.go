@@ -23,6 +23,8 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	// Readable by all, so the privilege test can run it as nobody.
+	os.Chmod(dir, 0o755)
 	binary = filepath.Join(dir, "edge-agent")
 	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
 	if err != nil {
@@ -145,6 +147,28 @@ func TestAddressInUseExitsNonZeroWithOneLine(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 	if len(lines) != 1 || !strings.Contains(lines[0], "echo") || !strings.Contains(lines[0], ln.Addr().String()) || !strings.Contains(lines[0], "EDGE_ECHO_ADDR") {
 		t.Errorf("stderr %q: want one line naming the service, the address and the variable", stderr.String())
+	}
+}
+
+// Without CAP_NET_BIND_SERVICE a port below 1024 is refused; the message
+// says how to grant it. Needs root to drop to nobody.
+func TestPrivilegedPortWithoutCapabilityExplainsWhatToDo(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the agent as an unprivileged user")
+	}
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start"); err == nil && strings.TrimSpace(string(b)) == "0" {
+		t.Skip("every port is unprivileged on this machine (net.ipv4.ip_unprivileged_port_start=0)")
+	}
+	cmd := command(context.Background(), []string{"EDGE_ECHO_ADDR=127.0.0.1:7", "EDGE_LOG_LEVEL=error"}, "run")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v, want status 1; stderr %q", err, stderr.String())
+	}
+	if line := strings.TrimSpace(stderr.String()); strings.Count(line, "\n") != 0 || !strings.Contains(line, "CAP_NET_BIND_SERVICE") || !strings.Contains(line, "127.0.0.1:7") {
+		t.Errorf("stderr %q: want one line naming the address and CAP_NET_BIND_SERVICE", line)
 	}
 }
 

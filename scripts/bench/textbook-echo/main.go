@@ -9,13 +9,11 @@ import (
 	"flag"
 	"log"
 	"net"
-	"syscall"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:7008", "TCP listen address")
 	flag.Parse()
-	raiseNoFile()
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -46,23 +44,6 @@ func handle(conn net.Conn) {
 		}
 		if _, err := conn.Write(buf[:n]); err != nil {
 			return
-		}
-	}
-}
-
-// raiseNoFile lifts the soft descriptor limit to the hard one so the idle
-// connection benchmark is limited by memory, not by the default of 1024.
-// (The Go runtime does this too since Go 1.19; doing it here keeps the
-// baseline independent of that detail.)
-func raiseNoFile() {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return
-	}
-	if lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			log.Printf("raising RLIMIT_NOFILE: %v", err)
 		}
 	}
 }
