@@ -9,8 +9,11 @@ MAIN     := ./agent/cmd/edge-agent
 FUZZTIME ?= 10s
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-# Debian packages the tests run against (command:package).
-TEST_DEPS := python3:python3
+# Debian packages the tests run against (command or path:package).
+TEST_DEPS := python3:python3 \
+	/usr/lib/python3/dist-packages/ntplib.py:python3-ntplib \
+	chronyd:chrony ntpdig:ntpsec-ntpdig ip:iproute2 unshare:util-linux \
+	/usr/share/zoneinfo/Europe/Berlin:tzdata
 
 .PHONY: all build run test deps fuzz lint bench bench-go bench-echo cross readme-config clean
 

@@ -7,4 +7,9 @@ require (
 	golang.org/x/sys v0.49.0
 )
 
-require github.com/kelseyhightower/envconfig v1.4.0
+require (
+	github.com/beevik/ntp v1.6.0
+	github.com/kelseyhightower/envconfig v1.4.0
+)
+
+require golang.org/x/net v0.59.0 // indirect

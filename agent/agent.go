@@ -12,6 +12,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"edge-agent/transport/echo"
+	"edge-agent/transport/ntp"
+	"edge-agent/transport/texttime"
 	"edge-agent/transport/udpguard"
 )
 
@@ -49,8 +51,50 @@ func New(cfg Config, log *slog.Logger) *Agent {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &Agent{cfg: cfg, log: log}
-	a.services = []*service{a.echoService()}
+	a.services = []*service{a.echoService(), a.ntpService(), a.timeService()}
 	return a
+}
+
+// perSource is the rate rule of every UDP service: rate a second per
+// source address, in bursts of up to one second's worth.
+func perSource(rate float64) *udpguard.Limiter {
+	return udpguard.NewLimiter(rate, int(max(rate, 1)), 0)
+}
+
+// udpService is a service on one UDP socket.
+func udpService(name, envVar, addr string, c counterSource, serve func(context.Context, net.PacketConn) error) *service {
+	return &service{
+		name: name, envVar: envVar, addr: addr, counters: c,
+		bind: func(addr string) (string, func(context.Context) error, error) {
+			pc, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				return "", nil, fmt.Errorf("udp: %w", unwrapOp(err))
+			}
+			return pc.LocalAddr().String(), func(ctx context.Context) error { return serve(ctx, pc) }, nil
+		},
+	}
+}
+
+func (a *Agent) ntpService() *service {
+	c := a.cfg.NTP
+	s := &ntp.Server{
+		Stratum:         c.Stratum,
+		FallbackStratum: c.FallbackStratum,
+		Limiter:         perSource(c.RateLimit),
+		KissOfDeath:     c.KissOfDeath,
+		Logger:          a.log.With("service", "ntp"),
+	}
+	return udpService("ntp", Prefix+"_NTP_ADDR", c.Addr, s, s.ServePacket)
+}
+
+func (a *Agent) timeService() *service {
+	c := a.cfg.Time
+	s := &texttime.Server{
+		// Replies to the agent's own UDP services could start a loop.
+		Guard:  &udpguard.Guard{Limiter: perSource(c.RateLimit), OwnPorts: a.udpPorts()},
+		Logger: a.log.With("service", "time"),
+	}
+	return udpService("time", Prefix+"_TIME_ADDR", c.Addr, s, s.ServePacket)
 }
 
 func (a *Agent) echoService() *service {
@@ -59,7 +103,7 @@ func (a *Agent) echoService() *service {
 		Mode:        c.Mode,
 		MaxConns:    c.MaxConns,
 		IdleTimeout: c.IdleTimeout,
-		Guard:       &udpguard.Guard{Limiter: udpguard.NewLimiter(c.UDPRateLimit, int(max(c.UDPRateLimit, 1)), 0)},
+		Guard:       &udpguard.Guard{Limiter: perSource(c.UDPRateLimit)},
 		Logger:      a.log.With("service", "echo"),
 	}
 	return &service{
@@ -136,7 +180,7 @@ func releaseAll(serves []func(context.Context) error) {
 // that none of them answers another agent's service (see udpguard).
 func (a *Agent) udpPorts() []uint16 {
 	var ports []uint16
-	for _, addr := range []string{a.cfg.Echo.Addr} {
+	for _, addr := range []string{a.cfg.Echo.Addr, a.cfg.Time.Addr} {
 		if _, p, err := net.SplitHostPort(addr); err == nil {
 			if n, err := strconv.ParseUint(p, 10, 16); err == nil && n != 0 {
 				ports = append(ports, uint16(n))

@@ -10,10 +10,16 @@ import (
 	"time"
 
 	"edge-agent/transport/echo"
+	"edge-agent/transport/ntp"
+	"edge-agent/transport/texttime"
 )
 
 func testConfig() Config {
-	return Config{Echo: EchoConfig{Addr: "127.0.0.1:0", MaxConns: 100, IdleTimeout: time.Minute}}
+	return Config{
+		Echo: EchoConfig{Addr: "127.0.0.1:0", MaxConns: 100, IdleTimeout: time.Minute},
+		NTP:  NTPConfig{Addr: "127.0.0.1:0", Stratum: 3, FallbackStratum: 10},
+		Time: TimeConfig{Addr: "127.0.0.1:0"},
+	}
 }
 
 // start runs a until the test ends and returns its status once bound.
@@ -93,14 +99,35 @@ func TestRunServesEchoOverTCPAndUDPAndStops(t *testing.T) {
 
 func TestRunWithEveryServiceOff(t *testing.T) {
 	c := testConfig()
-	c.Echo.Addr = Off
+	c.Echo.Addr, c.NTP.Addr, c.Time.Addr = Off, Off, Off
 	a := New(c, nil)
 	stop := start(t, a)
-	if st := a.Status(); st.Services[0].Addr != Off || st.Services[0].Counters != nil {
-		t.Errorf("status of a service that is off: %+v", st.Services[0])
+	for _, s := range a.Status().Services {
+		if s.Addr != Off || s.Counters != nil {
+			t.Errorf("status of a service that is off: %+v", s)
+		}
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRunServesTimeOverSNTPAndText(t *testing.T) {
+	a := New(testConfig(), nil)
+	start(t, a)
+	addrs := map[string]string{}
+	for _, s := range a.Status().Services {
+		addrs[s.Name] = s.Addr
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, err := ntp.Query(ctx, addrs["ntp"])
+	if err != nil || (r.Stratum != 10 && r.Stratum != 3) {
+		t.Fatalf("SNTP: %+v %v", r, err)
+	}
+	year, err := texttime.Query(ctx, addrs["time"], "%Y")
+	if err != nil || year != time.Now().Format("2006") {
+		t.Fatalf("text time: %q %v", year, err)
 	}
 }
 

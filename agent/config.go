@@ -29,6 +29,8 @@ const Off = "off"
 type Config struct {
 	Log  LogConfig
 	Echo EchoConfig
+	NTP  NTPConfig
+	Time TimeConfig
 }
 
 // LogConfig sets up the process logger.
@@ -44,6 +46,21 @@ type EchoConfig struct {
 	MaxConns     int           `split_words:"true" default:"10000" desc:"open TCP connections allowed; more are closed at once and counted"`
 	IdleTimeout  time.Duration `split_words:"true" default:"5m" desc:"close a TCP connection that sends nothing for this long"`
 	UDPRateLimit float64       `split_words:"true" default:"50" desc:"UDP replies per second per source address, in bursts of up to one second's worth; 0 = unlimited"`
+}
+
+// NTPConfig configures the SNTP server.
+type NTPConfig struct {
+	Addr            string  `default:":123" desc:"UDP address of the SNTP server (ports below 1024 need CAP_NET_BIND_SERVICE)"`
+	Stratum         uint8   `default:"3" desc:"stratum served while the host clock is synchronised" accepts:"1 to 15"`
+	FallbackStratum uint8   `split_words:"true" default:"0" desc:"serve an unsynchronised clock at this stratum instead of leap 3 (isolated LANs whose host has an RTC); 0 = off" accepts:"0 to 15"`
+	RateLimit       float64 `split_words:"true" default:"4" desc:"requests answered per second per source address, in bursts of up to one second's worth; 0 = unlimited"`
+	KissOfDeath     bool    `split_words:"true" default:"true" desc:"answer a source over the rate with a RATE kiss-o'-death (at most one per 2 s) so real clients back off"`
+}
+
+// TimeConfig configures the text time service of seed 002.
+type TimeConfig struct {
+	Addr      string  `default:":8080" desc:"UDP address of the text time service: strftime format in, local time out"`
+	RateLimit float64 `split_words:"true" default:"10" desc:"replies per second per source address, in bursts of up to one second's worth; 0 = unlimited"`
 }
 
 // Load reads the configuration from the environment and validates it.

@@ -31,6 +31,8 @@ func TestLoadDefaults(t *testing.T) {
 	want := Config{
 		Log:  LogConfig{Level: slog.LevelInfo, Format: LogText},
 		Echo: EchoConfig{Addr: ":8081", Mode: echo.Upper, MaxConns: 10000, IdleTimeout: 5 * time.Minute, UDPRateLimit: 50},
+		NTP:  NTPConfig{Addr: ":123", Stratum: 3, RateLimit: 4, KissOfDeath: true},
+		Time: TimeConfig{Addr: ":8080", RateLimit: 10},
 	}
 	if c != want {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -46,6 +48,13 @@ func TestLoadReadsVariables(t *testing.T) {
 	t.Setenv("EDGE_ECHO_UDP_RATE_LIMIT", "0")
 	t.Setenv("EDGE_LOG_LEVEL", "debug")
 	t.Setenv("EDGE_LOG_FORMAT", "json")
+	t.Setenv("EDGE_NTP_ADDR", "off")
+	t.Setenv("EDGE_NTP_STRATUM", "2")
+	t.Setenv("EDGE_NTP_FALLBACK_STRATUM", "11")
+	t.Setenv("EDGE_NTP_RATE_LIMIT", "0.5")
+	t.Setenv("EDGE_NTP_KISS_OF_DEATH", "false")
+	t.Setenv("EDGE_TIME_ADDR", "[::1]:8080")
+	t.Setenv("EDGE_TIME_RATE_LIMIT", "0")
 	// Bare names must not leak in (envconfig's fallback for tagged fields).
 	t.Setenv("MODE", "upper")
 	t.Setenv("LEVEL", "error")
@@ -56,6 +65,8 @@ func TestLoadReadsVariables(t *testing.T) {
 	want := Config{
 		Log:  LogConfig{Level: slog.LevelDebug, Format: LogJSON},
 		Echo: EchoConfig{Addr: "127.0.0.1:9000", Mode: echo.Plain, MaxConns: 7, IdleTimeout: 90 * time.Second},
+		NTP:  NTPConfig{Addr: "off", Stratum: 2, FallbackStratum: 11, RateLimit: 0.5},
+		Time: TimeConfig{Addr: "[::1]:8080"},
 	}
 	if c != want {
 		t.Fatalf("got %+v\nwant %+v", c, want)
@@ -85,6 +96,17 @@ func TestLoadRejectsWithActionableMessage(t *testing.T) {
 		{"EDGE_ECHO_UDP_RATE_LIMIT", "fast", "a number"},
 		{"EDGE_LOG_LEVEL", "loud", "debug, info, warn, error"},
 		{"EDGE_LOG_FORMAT", "xml", "text"},
+		{"EDGE_NTP_ADDR", "123", "host:port"},
+		{"EDGE_NTP_STRATUM", "0", "1 to 15"},
+		{"EDGE_NTP_STRATUM", "16", "1 to 15"},
+		{"EDGE_NTP_STRATUM", "300", "1 to 15"},
+		{"EDGE_NTP_STRATUM", "-1", "1 to 15"},
+		{"EDGE_NTP_FALLBACK_STRATUM", "16", "1 to 15"},
+		{"EDGE_NTP_FALLBACK_STRATUM", "x", "0 to 15"},
+		{"EDGE_NTP_RATE_LIMIT", "-4", "0 for unlimited"},
+		{"EDGE_NTP_KISS_OF_DEATH", "maybe", "true or false"},
+		{"EDGE_TIME_ADDR", "localhost", "host:port"},
+		{"EDGE_TIME_RATE_LIMIT", "-0.5", "0 for unlimited"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			clearEnv(t)

@@ -22,9 +22,26 @@ func (c Config) Validate() error {
 	if c.Echo.IdleTimeout <= 0 {
 		bad("ECHO_IDLE_TIMEOUT", formatDuration(c.Echo.IdleTimeout), "a positive duration such as 30s or 5m")
 	}
-	if !(c.Echo.UDPRateLimit >= 0) { // also catches NaN
-		bad("ECHO_UDP_RATE_LIMIT", strconv.FormatFloat(c.Echo.UDPRateLimit, 'g', -1, 64), "a number of replies per second, 0 for unlimited")
+	checkRate := func(name string, v float64) {
+		if !(v >= 0) { // also catches NaN
+			bad(name, strconv.FormatFloat(v, 'g', -1, 64), "a number of replies per second, 0 for unlimited")
+		}
 	}
+	checkRate("ECHO_UDP_RATE_LIMIT", c.Echo.UDPRateLimit)
+	if err := checkAddr(c.NTP.Addr); err != nil {
+		bad("NTP_ADDR", c.NTP.Addr, err.Error())
+	}
+	if c.NTP.Stratum < 1 || c.NTP.Stratum > 15 {
+		bad("NTP_STRATUM", strconv.Itoa(int(c.NTP.Stratum)), "1 to 15")
+	}
+	if c.NTP.FallbackStratum > 15 {
+		bad("NTP_FALLBACK_STRATUM", strconv.Itoa(int(c.NTP.FallbackStratum)), "0 (off) or 1 to 15")
+	}
+	checkRate("NTP_RATE_LIMIT", c.NTP.RateLimit)
+	if err := checkAddr(c.Time.Addr); err != nil {
+		bad("TIME_ADDR", c.Time.Addr, err.Error())
+	}
+	checkRate("TIME_RATE_LIMIT", c.Time.RateLimit)
 	return errors.Join(errs...)
 }
 

@@ -1,13 +1,17 @@
 #!/bin/sh
-# deps.sh CMD:PACKAGE ... — make sure each command exists, installing the
-# Debian package that provides it when missing. Root installs; anyone else
-# gets the exact apt-get line and a failure.
+# deps.sh WHAT:PACKAGE ... — make sure each WHAT exists, installing the
+# Debian package that provides it when missing. WHAT is a command name or an
+# absolute path (for a Python module or a data file). Root installs; anyone
+# else gets the exact apt-get line and a failure.
 set -eu
 missing=""
 for pair in "$@"; do
-	cmd=${pair%%:*}
+	what=${pair%%:*}
 	pkg=${pair#*:}
-	command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/bin/$cmd" ] || [ -x "/usr/sbin/$cmd" ] || missing="$missing $pkg"
+	case $what in
+	/*) [ -e "$what" ] || missing="$missing $pkg" ;;
+	*) command -v "$what" >/dev/null 2>&1 || [ -x "/usr/bin/$what" ] || [ -x "/usr/sbin/$what" ] || missing="$missing $pkg" ;;
+	esac
 done
 [ -z "$missing" ] && exit 0
 line="apt-get install -y --no-install-recommends$missing"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # qemu-smoke.sh — runs the ARM builds from `make cross` under qemu-user:
-# `version`, then the agent itself with an echo round trip over TCP and UDP
-# on loopback, answered by the emulated binary, and a clean SIGTERM stop.
+# `version`, then the agent itself on loopback answering, from the emulated
+# binary, an echo round trip over TCP and UDP, an SNTP query and a text time
+# query, and a clean SIGTERM stop.
 # The armv6 build runs on an ARM1176 (Pi Zero/1) so an ARMv7-only
 # instruction would fault here rather than on a user's device.
 set -euo pipefail
@@ -22,29 +23,38 @@ run_one() {
 	arm64) [[ $v == *"linux/arm64"* ]] ;;
 	esac || { echo "qemu-smoke: $name: unexpected version line" >&2; return 1; }
 
-	local port log pid
-	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	local port nport tport log pid
+	read -r port nport tport < <(python3 -c '
+import socket
+ss = [socket.socket() for _ in range(3)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in ss])')
 	log=$(mktemp)
-	EDGE_ECHO_ADDR=127.0.0.1:$port "${emu[@]}" "$bin" run 2>"$log" &
+	EDGE_ECHO_ADDR=127.0.0.1:$port EDGE_NTP_ADDR=127.0.0.1:$nport EDGE_NTP_FALLBACK_STRATUM=10 \
+		EDGE_TIME_ADDR=127.0.0.1:$tport "${emu[@]}" "$bin" run 2>"$log" &
 	pid=$!
 	local deadline=$((SECONDS + 30))
-	until grep -q 'msg=listening' "$log"; do
+	until [ "$(grep -c 'msg=listening' "$log")" -ge 3 ]; do
 		if ((SECONDS > deadline)) || ! kill -0 "$pid" 2>/dev/null; then
 			echo "qemu-smoke: $name: agent did not start:" >&2; cat "$log" >&2; return 1
 		fi
 		sleep 0.1
 	done
-	local tcp udp
+	local tcp udp sntp text
 	tcp=$("${emu[@]}" "$bin" echo --timeout 20s "127.0.0.1:$port" "hello from $name")
 	udp=$("${emu[@]}" "$bin" echo --udp --timeout 20s "127.0.0.1:$port" "datagram 你好")
+	sntp=$("${emu[@]}" "$bin" time --timeout 20s "127.0.0.1:$nport" | grep '^stratum' || true)
+	text=$("${emu[@]}" "$bin" time --timeout 20s --format '%Y 年' "127.0.0.1:$tport" || true)
 	kill -TERM "$pid"
 	local rc=0
 	wait "$pid" || rc=$?
 	rm -f "$log"
 	[ "$tcp" = "HELLO FROM ${name^^}" ] || { echo "qemu-smoke: $name: tcp reply '$tcp'" >&2; return 1; }
 	[ "$udp" = "DATAGRAM 你好" ] || { echo "qemu-smoke: $name: udp reply '$udp'" >&2; return 1; }
+	[[ $sntp == "stratum    10" || $sntp == "stratum    3" ]] || { echo "qemu-smoke: $name: sntp '$sntp'" >&2; return 1; }
+	[ "$text" = "$(date +%Y) 年" ] || { echo "qemu-smoke: $name: text time '$text'" >&2; return 1; }
 	[ "$rc" = 0 ] || { echo "qemu-smoke: $name: exit status $rc after SIGTERM" >&2; return 1; }
-	echo "qemu-smoke: $name: echo over tcp and udp ok, clean stop"
+	echo "qemu-smoke: $name: echo over tcp and udp, sntp ($sntp), text time ok, clean stop"
 }
 
 run_one armv6 qemu-arm-static -cpu arm1176

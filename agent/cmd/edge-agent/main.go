@@ -26,6 +26,9 @@ Usage:
   edge-agent echo [--udp] [--timeout D] HOST:PORT [MESSAGE...]
                                     send MESSAGE (or each line of standard input) to an
                                     echo server and print the reply
+  edge-agent time [--format FMT] [--timeout D] HOST[:PORT]
+                                    query an SNTP server (port 123): offset, delay, stratum,
+                                    leap, reference; with --format the text time service (8080)
   edge-agent help                   this text
 `
 
@@ -58,6 +61,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitOK
 	case "echo":
 		return echoClient(args, stdin, stdout, stderr)
+	case "time":
+		return timeClient(args, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -48,13 +49,12 @@ func command(ctx context.Context, env []string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-var listening = regexp.MustCompile(`msg=listening service=echo addr=(\S+)`)
+var listening = regexp.MustCompile(`msg=listening service=(\S+) addr=(\S+)`)
 
-// startAgent starts the binary on a free loopback port and returns the
-// echo address once it is listening.
-func startAgent(t *testing.T) (*exec.Cmd, string, *bytes.Buffer) {
+// startCommand starts cmd and returns the address each of the named
+// services reported listening on.
+func startCommand(t *testing.T, cmd *exec.Cmd, services ...string) map[string]string {
 	t.Helper()
-	cmd := command(context.Background(), []string{"EDGE_ECHO_ADDR=127.0.0.1:0"}, "run")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -62,31 +62,42 @@ func startAgent(t *testing.T) (*exec.Cmd, string, *bytes.Buffer) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill() })
-	log := new(bytes.Buffer)
-	found := make(chan string, 1)
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	found := make(chan [2]string, 16)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
+				found <- [2]string{m[1], m[2]}
 			}
 		}
 	}()
-	select {
-	case addr := <-found:
-		return cmd, addr, log
-	case <-time.After(10 * time.Second):
-		t.Fatalf("agent did not report listening")
+	addrs := map[string]string{}
+	deadline := time.After(10 * time.Second)
+	for len(addrs) < len(services) {
+		select {
+		case f := <-found:
+			if slices.Contains(services, f[0]) {
+				addrs[f[0]] = f[1]
+			}
+		case <-deadline:
+			t.Fatalf("agent did not report listening for %v (got %v)", services, addrs)
+		}
 	}
-	return nil, "", nil
+	return addrs
+}
+
+// startAgent starts the binary with only echo, on a free loopback port.
+func startAgent(t *testing.T) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := command(context.Background(), []string{"EDGE_ECHO_ADDR=127.0.0.1:0", "EDGE_NTP_ADDR=off", "EDGE_TIME_ADDR=off"}, "run")
+	return cmd, startCommand(t, cmd, "echo")["echo"]
 }
 
 func TestSignalsStopTheAgentCleanly(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			cmd, addr, _ := startAgent(t)
+			cmd, addr := startAgent(t)
 			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
@@ -122,7 +133,7 @@ func TestSignalsStopTheAgentCleanly(t *testing.T) {
 }
 
 func TestInvalidConfigExitsTwoNamingTheVariable(t *testing.T) {
-	out, err := command(context.Background(), []string{"EDGE_ECHO_MODE=shout", "EDGE_ECHO_ADDR=127.0.0.1:0"}, "run").CombinedOutput()
+	out, err := command(context.Background(), []string{"EDGE_ECHO_MODE=shout", "EDGE_ECHO_ADDR=127.0.0.1:0", "EDGE_NTP_ADDR=off", "EDGE_TIME_ADDR=off"}, "run").CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
 		t.Fatalf("exit: %v, want status 2\n%s", err, out)
 	}
@@ -138,7 +149,7 @@ func TestAddressInUseExitsNonZeroWithOneLine(t *testing.T) {
 	}
 	defer ln.Close()
 	var stderr bytes.Buffer
-	cmd := command(context.Background(), []string{"EDGE_ECHO_ADDR=" + ln.Addr().String(), "EDGE_LOG_LEVEL=error"}, "run")
+	cmd := command(context.Background(), []string{"EDGE_ECHO_ADDR=" + ln.Addr().String(), "EDGE_NTP_ADDR=off", "EDGE_TIME_ADDR=off", "EDGE_LOG_LEVEL=error"}, "run")
 	cmd.Stderr = &stderr
 	err = cmd.Run()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
@@ -159,7 +170,7 @@ func TestPrivilegedPortWithoutCapabilityExplainsWhatToDo(t *testing.T) {
 	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start"); err == nil && strings.TrimSpace(string(b)) == "0" {
 		t.Skip("every port is unprivileged on this machine (net.ipv4.ip_unprivileged_port_start=0)")
 	}
-	cmd := command(context.Background(), []string{"EDGE_ECHO_ADDR=127.0.0.1:7", "EDGE_LOG_LEVEL=error"}, "run")
+	cmd := command(context.Background(), []string{"EDGE_ECHO_ADDR=127.0.0.1:7", "EDGE_NTP_ADDR=off", "EDGE_TIME_ADDR=off", "EDGE_LOG_LEVEL=error"}, "run")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -173,7 +184,7 @@ func TestPrivilegedPortWithoutCapabilityExplainsWhatToDo(t *testing.T) {
 }
 
 func TestSubcommands(t *testing.T) {
-	_, addr, _ := startAgent(t)
+	_, addr := startAgent(t)
 	for _, tc := range []struct {
 		args  []string
 		stdin string

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"edge-agent/transport/ntp"
+	"edge-agent/transport/testenv"
+)
+
+// ntpdig only talks to port 123, so the agent runs on port 123 inside a
+// network namespace of the test's own, where nothing else can be.
+func TestNtpdigInANetworkNamespace(t *testing.T) {
+	unshare := testenv.Program(t, "util-linux", "unshare")
+	ntpdig := testenv.Program(t, "ntpsec-ntpdig", "ntpdig")
+	testenv.Program(t, "iproute2", "ip")
+	if out, err := exec.Command(unshare, "-n", "true").CombinedOutput(); err != nil {
+		t.Skipf("cannot create a network namespace here: %v %s", err, out)
+	}
+	// The agent serves the host clock: at its stratum when the kernel says
+	// it is synchronised, else at the fallback stratum set here.
+	want := "s10"
+	if st, err := (ntp.KernelClock{}).ClockState(); err == nil && st.Synchronised && st.MaxError < 16*time.Second {
+		want = "s3"
+	}
+	script := fmt.Sprintf(`set -e
+ip link set lo up
+EDGE_NTP_ADDR=127.0.0.1:123 EDGE_NTP_FALLBACK_STRATUM=10 EDGE_ECHO_ADDR=off EDGE_TIME_ADDR=off %q run 2>"$LOG" &
+pid=$!
+i=0
+until grep -q 'service=ntp' "$LOG"; do i=$((i+1)); [ $i -lt 200 ] || exit 3; sleep 0.05; done
+rc=0
+%q -t 5 127.0.0.1 || rc=$?
+kill $pid
+wait $pid
+exit $rc`, binary, ntpdig)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, unshare, "-n", "sh", "-c", script)
+	cmd.Env = append(cmd.Environ(), "LOG="+t.TempDir()+"/agent.log")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("ntpdig: %v\n%s", err, out)
+	}
+	// e.g. 2026-11-23 08:20:00.123456 (+0000) +0.000012 +/- 0.000100 127.0.0.1 s10 no-leap
+	line := regexp.MustCompile(`([-+][0-9.]+) \+/- [0-9.]+ 127\.0\.0\.1 (s\d+) (\S+)`).FindStringSubmatch(string(out))
+	if line == nil || line[2] != want || line[3] != "no-leap" {
+		t.Fatalf("ntpdig said %q, want %s no-leap", out, want)
+	}
+	if off := strings.TrimLeft(line[1], "+-"); off > "0.001" {
+		t.Errorf("ntpdig offset %s s", line[1])
+	}
+}
+
+func TestTimeClient(t *testing.T) {
+	cmd := command(context.Background(), []string{"EDGE_NTP_ADDR=127.0.0.1:0", "EDGE_NTP_FALLBACK_STRATUM=9", "EDGE_TIME_ADDR=127.0.0.1:0", "EDGE_ECHO_ADDR=off"}, "run")
+	addrs := startCommand(t, cmd, "ntp", "time")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"time", addrs["ntp"]}, 0, "stratum    9"},
+		{[]string{"time", "--format", "%Y", addrs["time"]}, 0, time.Now().Format("2006")},
+		{[]string{"time", "--format", "\xff", addrs["time"]}, 1, "error: "},
+		{[]string{"time"}, 2, "usage"},
+		{[]string{"time", "--timeout", "200ms", "127.0.0.1:9"}, 1, ""},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			out, err := command(context.Background(), nil, tc.args...).CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			if code != tc.code || !strings.Contains(string(out), tc.want) {
+				t.Errorf("exit %d output %q; want exit %d and %q", code, out, tc.code, tc.want)
+			}
+		})
+	}
+}
