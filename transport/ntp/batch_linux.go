@@ -79,13 +79,13 @@ func (b *batch) prepareReply(j, i int) {
 	h.SetIovlen(1)
 }
 
-func recvmmsg(fd int, msgs []mmsghdr) (int, unix.Errno) {
-	n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), unix.MSG_DONTWAIT, 0, 0)
+func recvmmsg(fd int, msgs []mmsghdr, flags int) (int, unix.Errno) {
+	n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), uintptr(flags), 0, 0)
 	return int(n), e
 }
 
-func sendmmsg(fd int, msgs []mmsghdr) (int, unix.Errno) {
-	n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), unix.MSG_DONTWAIT, 0, 0)
+func sendmmsg(fd int, msgs []mmsghdr, flags int) (int, unix.Errno) {
+	n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), uintptr(flags), 0, 0)
 	return int(n), e
 }
 

@@ -79,10 +79,17 @@ func (tr *tracker) reply(st ClockState, now time.Time) reply {
 	}
 	tr.updated = time.Time{}
 	if tr.fallback > 0 {
+		// The local clock's reference ID: the code LOCL at stratum 1,
+		// where IDs are text, and 127.127.1.1, the address every NTP
+		// implementation has used for it, above.
+		ref := uint32(0x7f7f0101)
+		if tr.fallback == 1 {
+			ref = protocol.RefID("LOCL")
+		}
 		return reply{
 			leap:       protocol.LeapNone,
 			stratum:    tr.fallback,
-			refID:      protocol.RefID("LOCL"),
+			refID:      ref,
 			refTime:    protocol.TimestampFromTime(now),
 			dispersion: protocol.ShortFromDuration(fallbackDispersion),
 		}

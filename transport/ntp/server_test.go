@@ -99,10 +99,11 @@ func TestUnsynchronisedClockIsNotFollowed(t *testing.T) {
 		fallback uint8
 		leap     protocol.Leap
 		stratum  uint8
-		refID    string
+		refID    uint32
 	}{
-		{"no fallback", 0, protocol.LeapNotInSync, 0, "\x00\x00\x00\x00"},
-		{"fallback stratum 10", 10, protocol.LeapNone, 10, "LOCL"},
+		{"no fallback", 0, protocol.LeapNotInSync, 0, 0},
+		{"fallback stratum 10", 10, protocol.LeapNone, 10, 0x7f7f0101},
+		{"fallback stratum 1", 1, protocol.LeapNone, 1, protocol.RefID("LOCL")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &Server{Clock: &fakeClock{st: unsynced}, FallbackStratum: tc.fallback}
@@ -112,7 +113,7 @@ func TestUnsynchronisedClockIsNotFollowed(t *testing.T) {
 			if err := p.Unmarshal(b); err != nil {
 				t.Fatal(err)
 			}
-			if p.Leap != tc.leap || p.Stratum != tc.stratum || p.ReferenceID != protocol.RefID(tc.refID) || p.OriginTime != 9 {
+			if p.Leap != tc.leap || p.Stratum != tc.stratum || p.ReferenceID != tc.refID || p.OriginTime != 9 {
 				t.Errorf("got %+v", p)
 			}
 		})
@@ -162,7 +163,7 @@ func TestTrackerMapsClockState(t *testing.T) {
 		{"unsynchronised", 0, ClockState{MaxError: time.Millisecond},
 			reply{leap: protocol.LeapNotInSync}},
 		{"unsynchronised with fallback", 12, ClockState{MaxError: 16 * time.Second},
-			reply{leap: protocol.LeapNone, stratum: 12, refID: protocol.RefID("LOCL"), refTime: protocol.TimestampFromTime(now), dispersion: protocol.ShortFromDuration(fallbackDispersion)}},
+			reply{leap: protocol.LeapNone, stratum: 12, refID: 0x7f7f0101, refTime: protocol.TimestampFromTime(now), dispersion: protocol.ShortFromDuration(fallbackDispersion)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := tracker{stratum: 3, fallback: tc.fallback}
