@@ -5,6 +5,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"edge-agent/transport/testenv"
 )
 
 // plainListener hides the socket behind ln so Serve takes the portable
@@ -52,44 +54,9 @@ func startTCP(t *testing.T, s *Server, portable bool) (addr string, stop func())
 	return ln.Addr().String(), stop
 }
 
-// startUDP serves s on a loopback port until the test ends. setup, if
-// given, sees the port before serving starts.
+// startUDP serves s on a loopback port until the test ends.
 func startUDP(t *testing.T, s *Server, setup ...func(port int)) *net.UDPAddr {
-	t.Helper()
-	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range setup {
-		f(pc.LocalAddr().(*net.UDPAddr).Port)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.ServePacket(ctx, pc) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("ServePacket: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("ServePacket did not return within 5s of cancel")
-		}
-	})
-	return pc.LocalAddr().(*net.UDPAddr)
-}
-
-// waitFor polls cond until it holds or 10 seconds pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	return testenv.ServeUDP(t, s.ServePacket, setup...)
 }
 
 func counter(s *Server, name string) func() uint64 {

@@ -2,6 +2,7 @@ package echo
 
 import (
 	"bytes"
+	"edge-agent/transport/testenv"
 	"errors"
 	"fmt"
 	"io"
@@ -35,7 +36,7 @@ func TestTCPEcho(t *testing.T) {
 				t.Fatalf("echo of %.20q... = %.20q...", msg, got)
 			}
 		}
-		waitFor(t, "byte counters", func() bool {
+		testenv.WaitFor(t, "byte counters", func() bool {
 			return s.Counters()["tcp_bytes_out"] == s.Counters()["tcp_bytes_in"] && s.Counters()["tcp_bytes_in"] == 90000+5+1+20
 		})
 	})
@@ -65,7 +66,7 @@ func TestTCPPeerThatDoesNotRead(t *testing.T) {
 			errc <- err
 		}()
 		// Let the send side fill every buffer before reading starts.
-		waitFor(t, "the server to stall on a full socket", func() bool {
+		testenv.WaitFor(t, "the server to stall on a full socket", func() bool {
 			in, out := s.Counters()["tcp_bytes_in"], s.Counters()["tcp_bytes_out"]
 			return in > 0 && in > out || in == uint64(len(msg))
 		})
@@ -101,7 +102,7 @@ func TestTCPThousandsOfConnections(t *testing.T) {
 			}
 			conns = append(conns, c)
 		}
-		waitFor(t, fmt.Sprintf("%d active connections", n), func() bool { return counter(s, "conns_active")() == n })
+		testenv.WaitFor(t, fmt.Sprintf("%d active connections", n), func() bool { return counter(s, "conns_active")() == n })
 		var wg sync.WaitGroup
 		errs := make(chan error, n)
 		for w := range 8 {
@@ -134,7 +135,7 @@ func TestTCPThousandsOfConnections(t *testing.T) {
 		for _, c := range conns {
 			c.Close()
 		}
-		waitFor(t, "all connections to close", func() bool { return counter(s, "conns_active")() == 0 })
+		testenv.WaitFor(t, "all connections to close", func() bool { return counter(s, "conns_active")() == 0 })
 		if got := counter(s, "conns_total")(); got != n {
 			t.Errorf("conns_total = %d, want %d", got, n)
 		}
@@ -158,7 +159,7 @@ func TestTCPConnectionCap(t *testing.T) {
 			}
 			kept = append(kept, c)
 		}
-		waitFor(t, "3 active connections", func() bool { return counter(s, "conns_active")() == 3 })
+		testenv.WaitFor(t, "3 active connections", func() bool { return counter(s, "conns_active")() == 3 })
 		extra, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
@@ -182,13 +183,13 @@ func TestTCPConnectionCap(t *testing.T) {
 		}
 		// A freed slot is usable again.
 		kept[0].Close()
-		waitFor(t, "2 active connections", func() bool { return counter(s, "conns_active")() == 2 })
+		testenv.WaitFor(t, "2 active connections", func() bool { return counter(s, "conns_active")() == 2 })
 		again, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		kept = append(kept, again)
-		waitFor(t, "3 active connections", func() bool { return counter(s, "conns_active")() == 3 })
+		testenv.WaitFor(t, "3 active connections", func() bool { return counter(s, "conns_active")() == 3 })
 	})
 }
 
@@ -205,8 +206,8 @@ func TestTCPIdleTimeout(t *testing.T) {
 		if _, err := c.Read(make([]byte, 1)); err != io.EOF {
 			t.Fatalf("idle connection: %v, want EOF from the server", err)
 		}
-		waitFor(t, "conns_idle_closed", func() bool { return counter(s, "conns_idle_closed")() == 1 })
-		waitFor(t, "conns_active 0", func() bool { return counter(s, "conns_active")() == 0 })
+		testenv.WaitFor(t, "conns_idle_closed", func() bool { return counter(s, "conns_idle_closed")() == 1 })
+		testenv.WaitFor(t, "conns_active 0", func() bool { return counter(s, "conns_active")() == 0 })
 	})
 }
 
@@ -219,7 +220,7 @@ func TestTCPShutdownClosesConnections(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		waitFor(t, "the connection", func() bool { return counter(s, "conns_active")() == 1 })
+		testenv.WaitFor(t, "the connection", func() bool { return counter(s, "conns_active")() == 1 })
 		stop()
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		if _, err := c.Read(make([]byte, 1)); err == nil || isTimeout(err) {

@@ -2,12 +2,11 @@ package echo
 
 import (
 	"bytes"
-	"errors"
 	"net"
-	"syscall"
 	"testing"
 	"time"
 
+	"edge-agent/transport/testenv"
 	"edge-agent/transport/udpguard"
 )
 
@@ -37,30 +36,13 @@ func TestUDPLargestDatagramComesBackWhole(t *testing.T) {
 		}
 	}
 	// The server counts a reply after sending it.
-	waitFor(t, "udp_datagrams_out = 5", func() bool { return counter(s, "udp_datagrams_out")() == 5 })
+	testenv.WaitFor(t, "udp_datagrams_out = 5", func() bool { return counter(s, "udp_datagrams_out")() == 5 })
 }
 
-// sendFrom sends one datagram to srv from a socket bound to from and
-// reports whether a reply came back once the server has counted the
-// datagram as refused or answered.
+// sendFrom sends a datagram from from and reports whether s answered.
 func sendFrom(t *testing.T, s *Server, srv *net.UDPAddr, from *net.UDPAddr) (replied bool) {
 	t.Helper()
-	c, err := net.ListenUDP("udp", from)
-	if err != nil {
-		if from.Port != 0 && from.Port < 1024 && (errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)) {
-			t.Skipf("binding %v needs privilege: %v", from, err)
-		}
-		t.Fatal(err)
-	}
-	defer c.Close()
-	before := counter(s, "udp_datagrams_in")()
-	if _, err := c.WriteToUDP([]byte("ping"), srv); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the server to read the datagram", func() bool { return counter(s, "udp_datagrams_in")() > before })
-	c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-	_, _, err = c.ReadFromUDP(make([]byte, 16))
-	return err == nil
+	return testenv.SendFrom(t, srv, from, []byte("ping"), counter(s, "udp_datagrams_in"))
 }
 
 func TestUDPRefusesServicePorts(t *testing.T) {
@@ -99,7 +81,7 @@ func TestUDPRateLimitPerSource(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "10 datagrams read", func() bool { return counter(s, "udp_datagrams_in")() == 10 })
+	testenv.WaitFor(t, "10 datagrams read", func() bool { return counter(s, "udp_datagrams_in")() == 10 })
 	if got := counter(s, "udp_datagrams_out")(); got != 3 {
 		t.Errorf("udp_datagrams_out = %d, want the burst of 3", got)
 	}

@@ -1,7 +1,6 @@
 package ntp
 
 import (
-	"context"
 	"encoding/binary"
 	"net"
 	"regexp"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"edge-agent/transport/ntp/protocol"
+	"edge-agent/transport/testenv"
 )
 
 // fakeClock is a ClockSource whose state the test sets.
@@ -30,28 +30,7 @@ var (
 )
 
 // start serves s on a loopback port until the test ends.
-func start(t testing.TB, s *Server) *net.UDPAddr {
-	t.Helper()
-	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.ServePacket(ctx, pc) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("ServePacket: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("ServePacket did not return within 5s of cancel")
-		}
-	})
-	return pc.LocalAddr().(*net.UDPAddr)
-}
+func start(t testing.TB, s *Server) *net.UDPAddr { return testenv.ServeUDP(t, s.ServePacket) }
 
 // request builds a client request with the given first byte and transmit
 // timestamp.
@@ -78,27 +57,7 @@ func exchange(t *testing.T, c *net.UDPConn, req []byte, wait time.Duration) []by
 	return buf[:n]
 }
 
-func dial(t testing.TB, addr *net.UDPAddr) *net.UDPConn {
-	t.Helper()
-	c, err := net.DialUDP("udp", nil, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// waitFor polls cond until it holds or 10 seconds pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
+func dial(t testing.TB, addr *net.UDPAddr) *net.UDPConn { return testenv.DialUDP(t, addr) }
 
 // wrongBy matches chronyd -Q's report of the offset it measured.
 var wrongBy = regexp.MustCompile(`System clock wrong by (-?[0-9.e-]+) seconds`)

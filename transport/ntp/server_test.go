@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"edge-agent/transport/ntp/protocol"
+	"edge-agent/transport/testenv"
 	"edge-agent/transport/udpguard"
 )
 
@@ -37,7 +38,7 @@ func TestAnswersAClientRequest(t *testing.T) {
 	if p.ReferenceTime.Time().After(rx) {
 		t.Errorf("reference time %v after receive %v", p.ReferenceTime.Time(), rx)
 	}
-	waitFor(t, "counters", func() bool { return s.Counters()["replies"] == 1 })
+	testenv.WaitFor(t, "counters", func() bool { return s.Counters()["replies"] == 1 })
 	if c := s.Counters(); c["kernel_rx_timestamps"] != 1 || c["clock_synchronised"] != 1 || c["stratum_served"] != DefaultStratum {
 		t.Errorf("counters %v", c)
 	}
@@ -69,7 +70,7 @@ func TestDropsWhatIsNotAClientRequest(t *testing.T) {
 			if b := exchange(t, c, tc.req, 100*time.Millisecond); b != nil {
 				t.Fatalf("answered with %d bytes", len(b))
 			}
-			waitFor(t, tc.counter, func() bool { return s.Counters()[tc.counter] == before+1 })
+			testenv.WaitFor(t, tc.counter, func() bool { return s.Counters()[tc.counter] == before+1 })
 		})
 	}
 	if got := s.Counters()["replies"]; got != 0 {

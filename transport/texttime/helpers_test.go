@@ -74,45 +74,14 @@ func pythonStrftime(t *testing.T, py, tz string, formats []string, instants []in
 	return res
 }
 
-// startUDP serves s on a loopback port until the test ends and checks
-// that ServePacket returns promptly and cleanly then. setup, if given,
-// sees the port before serving starts.
+// startUDP serves s on a loopback port until the test ends; setup, if
+// given, sees the port before serving starts.
 func startUDP(t testing.TB, s *Server, setup ...func(port int)) *net.UDPAddr {
-	t.Helper()
-	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range setup {
-		f(pc.LocalAddr().(*net.UDPAddr).Port)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.ServePacket(ctx, pc) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("ServePacket: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("ServePacket did not return within 5s of cancel")
-		}
-	})
-	return pc.LocalAddr().(*net.UDPAddr)
+	return testenv.ServeUDP(t, s.ServePacket, setup...)
 }
 
-// dial returns a client socket connected to srv, closed when the test ends.
-func dial(t testing.TB, srv *net.UDPAddr) *net.UDPConn {
-	t.Helper()
-	c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}, srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
+// dial returns a client socket connected to srv.
+func dial(t testing.TB, srv *net.UDPAddr) *net.UDPConn { return testenv.DialUDP(t, srv) }
 
 // roundTrip sends req on c and returns the reply.
 func roundTrip(t testing.TB, c *net.UDPConn, req []byte) []byte {
@@ -127,18 +96,6 @@ func roundTrip(t testing.TB, c *net.UDPConn, req []byte) []byte {
 		t.Fatalf("request %q: %v", req, err)
 	}
 	return buf[:n]
-}
-
-// waitFor polls cond until it holds or 10 seconds pass.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 func counter(s *Server, name string) func() uint64 {

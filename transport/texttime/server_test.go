@@ -1,13 +1,12 @@
 package texttime
 
 import (
-	"errors"
 	"net"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"edge-agent/transport/testenv"
 	"edge-agent/transport/udpguard"
 )
 
@@ -29,7 +28,7 @@ func TestServeFormatsTheClock(t *testing.T) {
 		in += uint64(len(f))
 		out += uint64(len(got))
 	}
-	waitFor(t, "7 replies counted", func() bool { return counter(s, "replies")() == 7 })
+	testenv.WaitFor(t, "7 replies counted", func() bool { return counter(s, "replies")() == 7 })
 	want := map[string]uint64{"requests": 7, "replies": 7, "bytes_in": in, "bytes_out": out}
 	for k, v := range s.Counters() {
 		if v != want[k] {
@@ -76,7 +75,7 @@ func TestServeErrorReplies(t *testing.T) {
 			t.Errorf("%.20q: reply %q, want %q", tc.req, got, tc.want)
 		}
 	}
-	waitFor(t, "5 replies counted", func() bool { return counter(s, "replies")() == 5 })
+	testenv.WaitFor(t, "5 replies counted", func() bool { return counter(s, "replies")() == 5 })
 	for k, want := range map[string]uint64{"errors_utf8": 2, "errors_nul": 1, "errors_too_long": 2, "requests": 5} {
 		if got := counter(s, k)(); got != want {
 			t.Errorf("%s = %d, want %d", k, got, want)
@@ -94,26 +93,10 @@ func TestServeLargestReplyArrivesWhole(t *testing.T) {
 	}
 }
 
-// sendFrom sends one datagram to srv from a socket bound to from and
-// reports whether a reply came back once the server has read it.
+// sendFrom sends a format from from and reports whether s answered.
 func sendFrom(t *testing.T, s *Server, srv *net.UDPAddr, from *net.UDPAddr) (replied bool) {
 	t.Helper()
-	c, err := net.ListenUDP("udp", from)
-	if err != nil {
-		if from.Port != 0 && from.Port < 1024 && (errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)) {
-			t.Skipf("binding %v needs privilege: %v", from, err)
-		}
-		t.Fatal(err)
-	}
-	defer c.Close()
-	before := counter(s, "requests")()
-	if _, err := c.WriteToUDP([]byte("%T"), srv); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the server to read the datagram", func() bool { return counter(s, "requests")() > before })
-	c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-	_, _, err = c.ReadFromUDP(make([]byte, 64))
-	return err == nil
+	return testenv.SendFrom(t, srv, from, []byte("%T"), counter(s, "requests"))
 }
 
 func TestServeRefusesServicePorts(t *testing.T) {
@@ -147,7 +130,7 @@ func TestServeRateLimitPerSource(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "10 datagrams read", func() bool { return counter(s, "requests")() == 10 })
+	testenv.WaitFor(t, "10 datagrams read", func() bool { return counter(s, "requests")() == 10 })
 	if got := counter(s, "replies")(); got != 3 {
 		t.Errorf("replies = %d, want the burst of 3", got)
 	}
