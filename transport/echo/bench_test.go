@@ -2,6 +2,7 @@ package echo
 
 import (
 	"context"
+	"edge-agent/transport/testenv"
 	"io"
 	"net"
 	"testing"
@@ -52,21 +53,8 @@ func BenchmarkTCPRoundTrip64(b *testing.B) {
 }
 
 func BenchmarkUDPRoundTrip64(b *testing.B) {
-	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
 	s := &Server{}
-	go func() { done <- s.ServePacket(ctx, pc) }()
-	defer func() { cancel(); <-done }()
-
-	c, err := net.DialUDP("udp", nil, pc.LocalAddr().(*net.UDPAddr))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := testenv.DialUDP(b, testenv.ServeUDP(b, s.ServePacket))
 	msg := make([]byte, 64)
 	reply := make([]byte, 128)
 	b.SetBytes(int64(len(msg)))

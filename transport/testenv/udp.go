@@ -51,11 +51,11 @@ func DialUDP(t testing.TB, srv *net.UDPAddr) *net.UDPConn {
 }
 
 // SendFrom sends payload to srv from a socket bound to from and reports
-// whether a reply came back. read counts the datagrams the server has
-// read; the reply is awaited only once it has moved, so "no reply" is
-// known rather than guessed. Binding a port below 1024 without the
-// privilege skips the test.
-func SendFrom(t testing.TB, srv, from *net.UDPAddr, payload []byte, read func() uint64) (replied bool) {
+// whether a reply came back. refused counts the datagrams the server has
+// decided not to answer: the wait ends with a reply or with that count
+// moving, so "no reply" is known rather than guessed from a timeout.
+// Binding a port below 1024 without the privilege skips the test.
+func SendFrom(t testing.TB, srv, from *net.UDPAddr, payload []byte, refused func() uint64) (replied bool) {
 	t.Helper()
 	c, err := net.ListenUDP("udp", from)
 	if err != nil {
@@ -65,12 +65,40 @@ func SendFrom(t testing.TB, srv, from *net.UDPAddr, payload []byte, read func() 
 		t.Fatal(err)
 	}
 	defer c.Close()
-	before := read()
+	before := refused()
 	if _, err := c.WriteToUDP(payload, srv); err != nil {
 		t.Fatal(err)
 	}
-	WaitFor(t, "the server to read the datagram", func() bool { return read() > before })
-	c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-	_, _, err = c.ReadFromUDP(make([]byte, 1<<16))
-	return err == nil
+	buf := make([]byte, 1<<16)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		c.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+		if _, _, err := c.ReadFromUDP(buf); err == nil {
+			return true
+		}
+		if refused() > before {
+			return false
+		}
+	}
+	t.Fatalf("from %v: neither a reply nor a refusal within 10s", from)
+	return false
+}
+
+// CheckServicePorts checks what every guarded UDP service at srv must do:
+// no reply to its own port on another address (another agent), none to
+// well-known service ports, a reply to an ephemeral port. replied sends
+// from an address and says whether an answer came.
+func CheckServicePorts(t *testing.T, srv *net.UDPAddr, replied func(from *net.UDPAddr) bool) {
+	t.Helper()
+	if replied(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 2), Port: srv.Port}) {
+		t.Error("answered a datagram from the service's own port on another address")
+	}
+	if !replied(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}) {
+		t.Error("no reply to an ephemeral port")
+	}
+	for _, p := range []int{7, 19, 37, 123} {
+		if replied(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 3), Port: p}) {
+			t.Errorf("answered a datagram from port %d", p)
+		}
+	}
 }

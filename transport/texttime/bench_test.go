@@ -1,8 +1,7 @@
 package texttime
 
 import (
-	"context"
-	"net"
+	"edge-agent/transport/testenv"
 	"testing"
 )
 
@@ -26,21 +25,8 @@ func BenchmarkAppendFormat(b *testing.B) {
 // its reply over loopback; allocs/op covers client and server, both in
 // this process.
 func BenchmarkServeRoundTrip(b *testing.B) {
-	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
 	s := &Server{}
-	go func() { done <- s.ServePacket(ctx, pc) }()
-	defer func() { cancel(); <-done }()
-
-	c, err := net.DialUDP("udp", nil, pc.LocalAddr().(*net.UDPAddr))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := testenv.DialUDP(b, testenv.ServeUDP(b, s.ServePacket))
 	reply := make([]byte, MaxReply)
 	b.ReportAllocs()
 	for b.Loop() {
