@@ -28,28 +28,10 @@
 # from another host.
 set -euo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-root=$(pwd)
+# shellcheck source=bench/lib.sh source-path=SCRIPTDIR
+. "$(dirname "${BASH_SOURCE[0]}")/bench/lib.sh" bench-echo
 
-say() { printf '%s\n' "$*" >&2; }
-die() {
-	say "bench-echo: $*"
-	exit 1
-}
-
-# The exact command, reconstructed from the settings that affect the run, so
-# the summary can be reproduced.
-command_line=""
-for v in BENCH_DURATION BENCH_CONNS BENCH_IDLE_CONNS BENCH_ONLY BENCH_AGENT BENCH_PYTHON BENCH_SKIP_PYTHON_IDLE; do
-	if [[ -n ${!v+set} ]]; then
-		if [[ ${!v} =~ ^[A-Za-z0-9_./:=+-]*$ ]]; then
-			command_line+="$v=${!v} "
-		else
-			command_line+="$v=${!v@Q} "
-		fi
-	fi
-done
-command_line+="scripts/bench-echo.sh"
+command_line=$(command_line_of BENCH_DURATION BENCH_CONNS BENCH_IDLE_CONNS BENCH_ONLY BENCH_AGENT BENCH_PYTHON BENCH_SKIP_PYTHON_IDLE)
 
 duration=${BENCH_DURATION:-5s}
 rtt_conns=${BENCH_CONNS:-1 50 500}
@@ -60,43 +42,10 @@ case $only in
 *) die "BENCH_ONLY must be rtt or idle, not '$only'" ;;
 esac
 
-# Whole seconds for timeout(1), which does not understand Go durations.
-duration_secs=$(awk -v d="$duration" 'BEGIN {
-	if (match(d, /^[0-9]+(\.[0-9]+)?(ms|s|m)$/) == 0) exit 1
-	n = d + 0
-	if (d ~ /ms$/) n /= 1000; else if (d ~ /m$/) n *= 60
-	printf "%d", n + 0.999
-}') || die "BENCH_DURATION must look like 5s, 1500ms or 1m, not '$duration'"
+duration_secs=$(whole_seconds "$duration") ||
+	die "BENCH_DURATION must look like 5s, 1500ms or 1m, not '$duration'"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-echo.XXXXXX")
-
-# PIDs of every background process this script started and has not reaped.
-declare -A live=()
-
-stop_pid() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || true
-	# A server with thousands of connections may take a moment to exit;
-	# give it a bounded grace period before SIGKILL.
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-	unset "live[$pid]"
-}
-
-cleanup() {
-	local pid
-	for pid in "${!live[@]}"; do
-		stop_pid "$pid"
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+make_tmp
 
 # ---------------------------------------------------------------------------
 # Tools and binaries
@@ -107,20 +56,7 @@ go build -o "$tmp/echoload" ./scripts/bench/echoload
 go build -o "$tmp/textbook-echo" ./scripts/bench/textbook-echo
 echoload=$tmp/echoload
 
-agent=${BENCH_AGENT:-}
-if [[ $agent == none ]]; then
-	agent=""
-	say "BENCH_AGENT=none: the agent is NOT benchmarked; only the textbook and Python baselines run"
-elif [[ -n $agent ]]; then
-	[[ -x $agent ]] || die "BENCH_AGENT=$agent is not an executable file"
-elif [[ -x dist/edge-agent ]]; then
-	agent=$root/dist/edge-agent
-else
-	say "dist/edge-agent not found; building ./agent/cmd/edge-agent into $tmp"
-	CGO_ENABLED=0 go build -trimpath -o "$tmp/edge-agent" ./agent/cmd/edge-agent ||
-		die "building the agent failed; run 'make build', or set BENCH_AGENT=/path/to/edge-agent (BENCH_AGENT=none to benchmark the baselines only)"
-	agent=$tmp/edge-agent
-fi
+pick_agent "the textbook and Python baselines" baselines
 
 python=${BENCH_PYTHON:-}
 if [[ -z $python ]]; then
@@ -176,17 +112,12 @@ start_server() {
 	srv_pid=$!
 	live[$srv_pid]=1
 
-	local deadline=$((SECONDS + 30))
-	until "$echoload" -mode probe -addr "127.0.0.1:$srv_port" -wait 500ms 2>/dev/null; do
-		if ! kill -0 "$srv_pid" 2>/dev/null; then
-			tail -n 20 "$log" >&2 || true
-			die "$name exited during startup (log above)"
-		fi
-		if ((SECONDS >= deadline)); then
-			tail -n 20 "$log" >&2 || true
-			die "$name is not serving on 127.0.0.1:$srv_port after 30s (log above)"
-		fi
-	done
+	if ! wait_until "$srv_pid" $((SECONDS + 30)) \
+		"$echoload" -mode probe -addr "127.0.0.1:$srv_port" -wait 500ms 2>/dev/null; then
+		tail -n 20 "$log" >&2 || true
+		kill -0 "$srv_pid" 2>/dev/null || die "$name exited during startup (log above)"
+		die "$name is not serving on 127.0.0.1:$srv_port after 30s (log above)"
+	fi
 }
 
 rss_kib() {
@@ -215,11 +146,6 @@ settled_rss_kib() {
 	echo "$cur"
 }
 
-# jfield JSON KEY: value of KEY in echoload's flat, one-line JSON output.
-jfield() {
-	sed -nE 's/.*"'"$2"'":"?([^",}]*)"?[,}].*/\1/p' <<<"$1"
-}
-
 whole() {
 	awk -v v="$1" 'BEGIN { printf "%.0f", v }'
 }
@@ -232,11 +158,8 @@ ratio() {
 # Host description for the summary
 
 host_desc() {
-	local cpu
-	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
-	printf 'Linux %s, %s CPUs%s, %s, %s; load generator on the same host; ulimit -n %s' \
-		"$(uname -r)" "$(nproc)" "${cpu:+ ($cpu)}" "$(go env GOVERSION)" \
-		"$("$python" -c 'import platform; print("Python " + platform.python_version())')" "$nofile"
+	printf '%s, %s; load generator on the same host; ulimit -n %s' \
+		"$(host_desc_base)" "$(python_version "$python")" "$nofile"
 }
 
 # ---------------------------------------------------------------------------
@@ -294,24 +217,29 @@ cell() {
 	printf '%s' "${v:--}"
 }
 
+# rtt_row N SEP: sets row to the cells of the rtt tables' line for N
+# connections; SEP joins each server's p50 and p99.
+rtt_row() {
+	local n=$1 sep=$2 s
+	row=("$n" "$(cell agent "$n" rps)" "$(cell textbook "$n" rps)" "$(cell python "$n" rps)"
+		"$(ratio "${rps[agent,$n]-}" "${rps[python,$n]-}")" "$(ratio "${rps[agent,$n]-}" "${rps[textbook,$n]-}")")
+	for s in agent textbook python; do
+		row+=("$(cell "$s" "$n" p50)$sep$(cell "$s" "$n" p99)")
+	done
+	row+=("$(cell agent "$n" failed)/$(cell textbook "$n" failed)/$(cell python "$n" failed)"
+		"$(cell agent "$n" wrong)/$(cell textbook "$n" wrong)/$(cell python "$n" wrong)")
+}
+
 print_rtt_table() {
-	local n a t p
+	local n
+	local -a row
 	printf '\nRound trips, 64-byte requests, %s per run (requests/s; latency in µs)\n\n' "$duration"
 	printf '%6s  %11s %11s %11s  %9s %9s  %-17s %-17s %-17s  %-14s %-14s\n' \
 		conns agent textbook python agent/py agent/tb "agent p50/p99" "textbook p50/p99" "python p50/p99" \
 		"failed a/t/p" "wrong a/t/p"
 	for n in $rtt_conns; do
-		a=$(cell agent "$n" rps)
-		t=$(cell textbook "$n" rps)
-		p=$(cell python "$n" rps)
-		printf '%6s  %11s %11s %11s  %9s %9s  %-17s %-17s %-17s  %-14s %-14s\n' \
-			"$n" "$a" "$t" "$p" "$(ratio "${rps[agent,$n]-}" "${rps[python,$n]-}")" \
-			"$(ratio "${rps[agent,$n]-}" "${rps[textbook,$n]-}")" \
-			"$(cell agent "$n" p50)/$(cell agent "$n" p99)" \
-			"$(cell textbook "$n" p50)/$(cell textbook "$n" p99)" \
-			"$(cell python "$n" p50)/$(cell python "$n" p99)" \
-			"$(cell agent "$n" failed)/$(cell textbook "$n" failed)/$(cell python "$n" failed)" \
-			"$(cell agent "$n" wrong)/$(cell textbook "$n" wrong)/$(cell python "$n" wrong)"
+		rtt_row "$n" /
+		printf '%6s  %11s %11s %11s  %9s %9s  %-17s %-17s %-17s  %-14s %-14s\n' "${row[@]}"
 	done
 }
 
@@ -399,19 +327,26 @@ mib() {
 	awk -v k="$1" 'BEGIN { if (k == "") printf "-"; else printf "%.1f", k / 1024 }'
 }
 
-print_idle_table() {
+# idle_rows COMMAND...: runs COMMAND for each server and connection count
+# measured, with the cells of its line appended: conns, server, RSS before
+# and held (MiB), bytes and KiB per connection, connections open, failed
+# and lost.
+idle_rows() {
 	local n name
-	printf '\nIdle connections: server RSS growth per connection (kernel socket memory excluded)\n\n'
-	printf '%6s  %-9s %11s %11s %10s %10s  %s\n' conns server "rss before" "rss held" "B/conn" "KiB/conn" "open/failed/lost"
 	for n in $idle_conns; do
 		for name in "${idle_servers[@]}"; do
 			[[ -n ${rss_before[$name,$n]+set} ]] || continue
-			printf '%6s  %-9s %7s MiB %7s MiB %10s %10s  %s/%s/%s\n' "$n" "$name" \
-				"$(mib "${rss_before[$name,$n]}")" "$(mib "${rss_held[$name,$n]}")" \
+			"$@" "$n" "$name" "$(mib "${rss_before[$name,$n]}")" "$(mib "${rss_held[$name,$n]}")" \
 				"${per_conn[$name,$n]:--}" "$(kib "${per_conn[$name,$n]}")" \
 				"${conns_open[$name,$n]}" "${conns_failed[$name,$n]:--}" "${conns_lost[$name,$n]:--}"
 		done
 	done
+}
+
+print_idle_table() {
+	printf '\nIdle connections: server RSS growth per connection (kernel socket memory excluded)\n\n'
+	printf '%6s  %-9s %11s %11s %10s %10s  %s\n' conns server "rss before" "rss held" "B/conn" "KiB/conn" "open/failed/lost"
+	idle_rows printf '%6s  %-9s %7s MiB %7s MiB %10s %10s  %s/%s/%s\n'
 }
 
 # ---------------------------------------------------------------------------
@@ -420,7 +355,8 @@ print_idle_table() {
 # Backticks in the format strings are Markdown code spans, not expansions.
 # shellcheck disable=SC2016
 print_summary() {
-	local n name
+	local n
+	local -a row
 	printf '\n<!-- bench-echo summary: paste into README -->\n'
 	printf '### Echo server benchmark (loopback)\n\n'
 	printf 'Command: `%s`  \n' "$command_line"
@@ -434,15 +370,8 @@ print_summary() {
 		printf '| conns | agent req/s | textbook req/s | Python req/s | agent/Python | agent/textbook | p50/p99 µs agent | p50/p99 µs textbook | p50/p99 µs Python | failed a/t/p | wrong a/t/p |\n'
 		printf '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 		for n in $rtt_conns; do
-			printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" \
-				"$(cell agent "$n" rps)" "$(cell textbook "$n" rps)" "$(cell python "$n" rps)" \
-				"$(ratio "${rps[agent,$n]-}" "${rps[python,$n]-}")" \
-				"$(ratio "${rps[agent,$n]-}" "${rps[textbook,$n]-}")" \
-				"$(cell agent "$n" p50) / $(cell agent "$n" p99)" \
-				"$(cell textbook "$n" p50) / $(cell textbook "$n" p99)" \
-				"$(cell python "$n" p50) / $(cell python "$n" p99)" \
-				"$(cell agent "$n" failed)/$(cell textbook "$n" failed)/$(cell python "$n" failed)" \
-				"$(cell agent "$n" wrong)/$(cell textbook "$n" wrong)/$(cell python "$n" wrong)"
+			rtt_row "$n" " / "
+			printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${row[@]}"
 		done
 	fi
 
@@ -451,15 +380,9 @@ print_summary() {
 		printf 'for each measurement (kernel socket buffers are not in RSS and not counted):\n\n'
 		printf '| conns | server | RSS before (MiB) | RSS held (MiB) | bytes/conn | KiB/conn | open / failed |\n'
 		printf '|---:|---|---:|---:|---:|---:|---:|\n'
-		for n in $idle_conns; do
-			for name in "${idle_servers[@]}"; do
-				[[ -n ${rss_before[$name,$n]+set} ]] || continue
-				printf '| %s | %s | %s | %s | %s | %s | %s / %s |\n' "$n" "$name" \
-					"$(mib "${rss_before[$name,$n]}")" "$(mib "${rss_held[$name,$n]}")" \
-					"${per_conn[$name,$n]:--}" "$(kib "${per_conn[$name,$n]}")" \
-					"${conns_open[$name,$n]}" "${conns_failed[$name,$n]:--}"
-			done
-		done
+		# The trailing %.0s swallows the connections lost, which only the
+		# console table shows.
+		idle_rows printf '| %s | %s | %s | %s | %s | %s | %s / %s |\n%.0s'
 		if ((${#idle_skipped[@]} > 0)); then
 			printf '\nSkipped (ulimit -n %s too low): %s connections.\n' "$nofile" "${idle_skipped[*]}"
 		fi

@@ -36,28 +36,10 @@
 # services did not answer; the tables are printed first.
 set -euo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-root=$(pwd)
+# shellcheck source=bench/lib.sh source-path=SCRIPTDIR
+. "$(dirname "${BASH_SOURCE[0]}")/bench/lib.sh" bench-time
 
-say() { printf '%s\n' "$*" >&2; }
-die() {
-	say "bench-time: $*"
-	exit 1
-}
-
-# The exact command, reconstructed from the settings that affect the run, so
-# the summary can be reproduced.
-command_line=""
-for v in BENCH_DURATION BENCH_REPEAT BENCH_CLIENTS BENCH_ONLY BENCH_AGENT BENCH_CHRONYD BENCH_PYTHON; do
-	if [[ -n ${!v+set} ]]; then
-		if [[ ${!v} =~ ^[A-Za-z0-9_./:=+-]*$ ]]; then
-			command_line+="$v=${!v} "
-		else
-			command_line+="$v=${!v@Q} "
-		fi
-	fi
-done
-command_line+="scripts/bench-time.sh"
+command_line=$(command_line_of BENCH_DURATION BENCH_REPEAT BENCH_CLIENTS BENCH_ONLY BENCH_AGENT BENCH_CHRONYD BENCH_PYTHON)
 
 duration=${BENCH_DURATION:-5s}
 repeat=${BENCH_REPEAT:-3}
@@ -77,41 +59,10 @@ if ! [[ $clients =~ ^[1-9][0-9]{0,3}$ ]] || ((clients > 1024)); then
 	die "BENCH_CLIENTS must be a whole number 1..1024, not '$clients'"
 fi
 
-# Whole seconds for timeout(1), which does not understand Go durations.
-duration_secs=$(awk -v d="$duration" 'BEGIN {
-	if (match(d, /^[0-9]+(\.[0-9]+)?(ms|s|m)$/) == 0) exit 1
-	n = d + 0
-	if (d ~ /ms$/) n /= 1000; else if (d ~ /m$/) n *= 60
-	printf "%d", n + 0.999
-}') || die "BENCH_DURATION must look like 5s, 1500ms or 1m, not '$duration'"
+duration_secs=$(whole_seconds "$duration") ||
+	die "BENCH_DURATION must look like 5s, 1500ms or 1m, not '$duration'"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-time.XXXXXX")
-
-# PIDs of every background process this script started and has not reaped.
-declare -A live=()
-
-stop_pid() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-	unset "live[$pid]"
-}
-
-cleanup() {
-	local pid
-	for pid in "${!live[@]}"; do
-		stop_pid "$pid"
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+make_tmp
 
 # ---------------------------------------------------------------------------
 # Tools and binaries
@@ -148,20 +99,7 @@ say "building udpload into $tmp"
 go build -o "$tmp/udpload" ./scripts/bench/udpload
 udpload=$tmp/udpload
 
-agent=${BENCH_AGENT:-}
-if [[ $agent == none ]]; then
-	agent=""
-	say "BENCH_AGENT=none: the agent is NOT benchmarked; only chronyd and the Python server run"
-elif [[ -n $agent ]]; then
-	[[ -x $agent ]] || die "BENCH_AGENT=$agent is not an executable file"
-elif [[ -x dist/edge-agent ]]; then
-	agent=$root/dist/edge-agent
-else
-	say "dist/edge-agent not found; building ./agent/cmd/edge-agent into $tmp"
-	CGO_ENABLED=0 go build -trimpath -o "$tmp/edge-agent" ./agent/cmd/edge-agent ||
-		die "building the agent failed; run 'make build', or set BENCH_AGENT=/path/to/edge-agent (BENCH_AGENT=none to benchmark the peers only)"
-	agent=$tmp/edge-agent
-fi
+pick_agent "chronyd and the Python server" peers
 
 # ---------------------------------------------------------------------------
 # Processes and their CPU time
@@ -200,14 +138,9 @@ cpu_ticks() {
 # on success.
 probe() {
 	local name=$1 proto=$2 port=$3 pid=$4 deadline=$5 out
-	while :; do
-		if out=$("$udpload" -mode probe -proto "$proto" -addr "127.0.0.1:$port" -wait 500ms 2>>"$tmp/probe.log"); then
-			say "$name answers $proto on 127.0.0.1:$port: $out"
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || return 1
-		((SECONDS < deadline)) || return 1
-	done
+	out=$(wait_until "$pid" "$deadline" \
+		"$udpload" -mode probe -proto "$proto" -addr "127.0.0.1:$port" -wait 500ms 2>>"$tmp/probe.log") || return 1
+	say "$name answers $proto on 127.0.0.1:$port: $out"
 }
 
 # Set by start_* for the benchmark loop.
@@ -316,11 +249,6 @@ start_chronyd() {
 # ---------------------------------------------------------------------------
 # Runs
 
-# jfield JSON KEY: value of KEY in udpload's flat, one-line JSON output.
-jfield() {
-	sed -nE 's/.*"'"$2"'":"?([^",}]*)"?[,}].*/\1/p' <<<"$1"
-}
-
 # run_one NAME PROTO REP: one run, appended to $tmp/runs.jsonl for the report.
 run_one() {
 	local name=$1 proto=$2 rep=$3 out before after ticks=-1 k bound
@@ -362,10 +290,7 @@ servers_for() {
 }
 
 host_desc() {
-	local cpu
-	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
-	printf 'Linux %s, %s CPUs%s, %s; load generator on the same host' \
-		"$(uname -r)" "$(nproc)" "${cpu:+ ($cpu)}" "$(go env GOVERSION)"
+	printf '%s; load generator on the same host' "$(host_desc_base)"
 }
 
 # report: the tables and the Markdown summary, from the recorded runs.
@@ -378,7 +303,7 @@ report() {
 		-protos "$(IFS=,; echo "${protos[*]}")")
 	[[ -n $agent ]] || args+=(-agent=false)
 	((want_ntp)) && args+=(-peer "ntp=chronyd $("$chronyd" -v 2>/dev/null | awk '{ print $4; exit }') (\`-x\`, \`local stratum 10\`, no sources, its own port)")
-	((want_text)) && args+=(-peer "text=the seed tutorial's strftime server (\`scripts/bench/seed_time_server.py\`) under $("$python" -c 'import platform; print("Python " + platform.python_version())')")
+	((want_text)) && args+=(-peer "text=the seed tutorial's strftime server (\`scripts/bench/seed_time_server.py\`) under $(python_version "$python")")
 	for p in "${!not_measured[@]}"; do
 		args+=(-skip "$p=${not_measured[$p]}")
 	done
@@ -404,9 +329,7 @@ for p in "${protos[@]}"; do
 	done
 done
 
-for pid in "${!live[@]}"; do
-	stop_pid "$pid"
-done
+stop_all
 
 report
 

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"edge-agent/scripts/bench/loadgen"
 )
 
 type holdReport struct {
@@ -56,7 +58,7 @@ func runHold(o options) {
 		Conns:         o.conns,
 		ConnsOpen:     open,
 		Failed:        len(errs),
-		SecondsToOpen: round(time.Since(t0).Seconds(), 3),
+		SecondsToOpen: loadgen.Round(time.Since(t0).Seconds(), 3),
 		FirstError:    firstError(errs),
 	})
 
@@ -73,7 +75,7 @@ func runHold(o options) {
 	heldFor := time.Since(held)
 
 	if o.verifyAfter {
-		rep := holdEndReport{HeldSeconds: round(heldFor.Seconds(), 3)}
+		rep := holdEndReport{HeldSeconds: loadgen.Round(heldFor.Seconds(), 3)}
 		var (
 			mu   sync.Mutex
 			wg   sync.WaitGroup

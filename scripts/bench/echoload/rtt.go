@@ -3,15 +3,11 @@ package main
 import (
 	"bytes"
 	"io"
-	"math"
 	"net"
-	"os"
-	"os/signal"
 	"strconv"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
+
+	"edge-agent/scripts/bench/loadgen"
 )
 
 type rttReport struct {
@@ -39,24 +35,11 @@ type rttReport struct {
 }
 
 type workerResult struct {
-	hist       histogram
+	hist       loadgen.Histogram
 	roundtrips uint64
 	wrong      uint64
 	slow       uint64
 	err        error
-}
-
-// budgetChunk is how many requests a worker reserves from the shared
-// -max-requests budget at a time, so the counter is not a contended cache
-// line on every request.
-const budgetChunk = 256
-
-func takeBudget(b *atomic.Int64) int64 {
-	left := b.Add(-budgetChunk) + budgetChunk
-	if left <= 0 {
-		return 0
-	}
-	return min(left, budgetChunk)
 }
 
 // fill writes request seq of connection id into p and its expected echo into
@@ -83,30 +66,21 @@ func fill(p, want []byte, id int, seq uint64) {
 	}
 }
 
-func rttWorker(id int, c net.Conn, o options, start <-chan struct{}, stop *atomic.Bool, budget *atomic.Int64, r *workerResult) {
+func rttWorker(id int, c net.Conn, o options, ph *loadgen.Phase, r *workerResult) {
 	p := make([]byte, o.size)
 	want := make([]byte, o.size)
 	got := make([]byte, o.size)
-	<-start
-	var tokens int64
-	for seq := uint64(0); ; seq++ {
-		if tokens == 0 {
-			if tokens = takeBudget(budget); tokens == 0 {
-				return
-			}
-		}
-		tokens--
+	<-ph.Started()
+	var held int64
+	for seq := uint64(0); ph.Next(&held); seq++ {
 		fill(p, want, id, seq)
 		t0 := time.Now()
 		if err := c.SetDeadline(t0.Add(o.timeout)); err != nil {
 			r.err = err
 			return
 		}
-		// Checked after setting the deadline: the main goroutine sets stop
-		// and then forces every deadline into the past, so either we see
-		// stop here or our deadline gets overridden and the exchange below
-		// returns at once.
-		if stop.Load() {
+		// Checked after setting the deadline; see loadgen.Phase.
+		if ph.Stopped() {
 			return
 		}
 		_, err := c.Write(p)
@@ -114,7 +88,7 @@ func rttWorker(id int, c net.Conn, o options, start <-chan struct{}, stop *atomi
 			_, err = io.ReadFull(c, got)
 		}
 		d := time.Since(t0)
-		if stop.Load() {
+		if ph.Stopped() {
 			// The end of the run interrupted or raced this exchange; it is
 			// neither a failure nor a completed round trip.
 			return
@@ -124,7 +98,7 @@ func rttWorker(id int, c net.Conn, o options, start <-chan struct{}, stop *atomi
 			return
 		}
 		r.roundtrips++
-		r.hist.record(d)
+		r.hist.Record(d)
 		if d > o.maxRTT {
 			r.slow++
 		}
@@ -144,62 +118,38 @@ func runRTT(o options) {
 		}
 	}()
 
-	var (
-		stop    atomic.Bool
-		budget  atomic.Int64
-		wg      sync.WaitGroup
-		start   = make(chan struct{})
-		results = make([]workerResult, len(conns))
-	)
-	budget.Store(o.maxRequests)
+	ph := loadgen.NewPhase(o.maxRequests)
+	results := make([]workerResult, len(conns))
 	connected := 0
 	for i, c := range conns {
 		if c == nil {
 			continue
 		}
 		connected++
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rttWorker(i, c, o, start, &stop, &budget, &results[i])
-		}()
+		ph.Go(func() { rttWorker(i, c, o, ph, &results[i]) })
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	timer := time.NewTimer(o.duration)
-	t0 := time.Now()
-	close(start)
-	select {
-	case <-timer.C:
-	case <-done:
-	case <-sig:
-	}
-	elapsed := time.Since(t0)
-	stop.Store(true)
-	past := time.Unix(1, 0)
-	for _, c := range conns {
-		if c != nil {
-			c.SetDeadline(past)
+	elapsed := ph.Run(o.duration, func() {
+		past := time.Unix(1, 0)
+		for _, c := range conns {
+			if c != nil {
+				c.SetDeadline(past)
+			}
 		}
-	}
-	<-done
+	})
 
 	rep := rttReport{
 		Target:        o.addr,
 		Conns:         o.conns,
 		Connected:     connected,
 		Size:          o.size,
-		Seconds:       round(elapsed.Seconds(), 3),
+		Seconds:       loadgen.Round(elapsed.Seconds(), 3),
 		ConnectFailed: len(dialErrs),
 		FirstError:    firstError(dialErrs),
 	}
-	var all histogram
+	var all loadgen.Histogram
 	for i := range results {
 		r := &results[i]
-		all.merge(&r.hist)
+		all.Merge(&r.hist)
 		rep.Roundtrips += r.roundtrips
 		rep.Wrong += r.wrong
 		rep.OverMaxRTT += r.slow
@@ -222,17 +172,12 @@ func runRTT(o options) {
 	}
 	rep.Failed = rep.ConnectFailed + rep.Timeouts + rep.Resets + rep.EOFs + rep.OtherErrors
 	if elapsed > 0 {
-		rep.RPS = round(float64(rep.Roundtrips)/elapsed.Seconds(), 1)
+		rep.RPS = loadgen.Round(float64(rep.Roundtrips)/elapsed.Seconds(), 1)
 	}
-	rep.P50us = all.quantileMicros(0.50)
-	rep.P90us = all.quantileMicros(0.90)
-	rep.P99us = all.quantileMicros(0.99)
-	rep.P999us = all.quantileMicros(0.999)
-	rep.MaxUs = round(float64(all.max)/1e3, 1)
+	rep.P50us = all.QuantileMicros(0.50)
+	rep.P90us = all.QuantileMicros(0.90)
+	rep.P99us = all.QuantileMicros(0.99)
+	rep.P999us = all.QuantileMicros(0.999)
+	rep.MaxUs = all.MaxMicros()
 	printJSON(rep)
-}
-
-func round(v float64, digits int) float64 {
-	p := math.Pow10(digits)
-	return math.Round(v*p) / p
 }

@@ -3,12 +3,10 @@ package main
 import (
 	"errors"
 	"net"
-	"os"
-	"os/signal"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
+
+	"edge-agent/scripts/bench/loadgen"
 )
 
 type loadReport struct {
@@ -40,7 +38,7 @@ type loadReport struct {
 // sent counts requests whose outcome was decided (answered, timed out, bad
 // or failed); one still in flight when the run ends is not counted at all.
 type clientResult struct {
-	rtt, proc histogram
+	rtt, proc loadgen.Histogram
 	sent      uint64
 	answered  uint64
 	timeouts  uint64
@@ -51,19 +49,6 @@ type clientResult struct {
 	unsync    uint64
 	firstBad  string
 	firstErr  string
-}
-
-// budgetChunk is how many requests a client reserves from the shared
-// -max-requests budget at a time, so the counter is not a contended cache
-// line on every request.
-const budgetChunk = 256
-
-func takeBudget(b *atomic.Int64) int64 {
-	left := b.Add(-budgetChunk) + budgetChunk
-	if left <= 0 {
-		return 0
-	}
-	return min(left, budgetChunk)
 }
 
 // errorPause keeps a client whose socket keeps failing (nobody listening:
@@ -89,33 +74,25 @@ func (r *clientResult) fail(err error) {
 	time.Sleep(errorPause)
 }
 
-func runClient(id int, c *net.UDPConn, o options, start <-chan struct{}, stop *atomic.Bool, budget *atomic.Int64, r *clientResult) {
+func runClient(id int, c *net.UDPConn, o options, ph *loadgen.Phase, r *clientResult) {
 	p := newProtocol(o, id)
 	out := make([]byte, 0, 1024)
 	in := make([]byte, 65536)
-	<-start
-	var tokens int64
-	for {
-		if tokens == 0 {
-			if tokens = takeBudget(budget); tokens == 0 {
-				return
-			}
-		}
-		tokens--
+	<-ph.Started()
+	var held int64
+	for ph.Next(&held) {
 		req := p.request(out)
 		t0 := time.Now()
 		if err := c.SetReadDeadline(t0.Add(o.timeout)); err != nil {
 			r.fail(err)
 			return
 		}
-		// Checked after setting the deadline: the main goroutine sets stop
-		// and then forces every deadline into the past, so either we see
-		// stop here or the read below returns at once.
-		if stop.Load() {
+		// Checked after setting the deadline; see loadgen.Phase.
+		if ph.Stopped() {
 			return
 		}
 		if _, err := c.Write(req); err != nil {
-			if stop.Load() {
+			if ph.Stopped() {
 				return
 			}
 			r.fail(err)
@@ -124,7 +101,7 @@ func runClient(id int, c *net.UDPConn, o options, start <-chan struct{}, stop *a
 		for {
 			n, err := c.Read(in)
 			t1 := time.Now()
-			if stop.Load() {
+			if ph.Stopped() {
 				// The end of the run raced this exchange: neither an answer
 				// nor a failure.
 				return
@@ -147,9 +124,9 @@ func runClient(id int, c *net.UDPConn, o options, start <-chan struct{}, stop *a
 				break
 			}
 			r.answered++
-			r.rtt.record(t1.Sub(t0))
+			r.rtt.Record(t1.Sub(t0))
 			if v.hasProcessing {
-				r.proc.record(v.processing)
+				r.proc.Record(v.processing)
 			}
 			if v.unsynchronised {
 				r.unsync++
@@ -174,41 +151,17 @@ func runLoad(o options) {
 		conns[i] = c
 	}
 
-	var (
-		stop    atomic.Bool
-		budget  atomic.Int64
-		wg      sync.WaitGroup
-		start   = make(chan struct{})
-		results = make([]clientResult, len(conns))
-	)
-	budget.Store(o.maxRequests)
+	ph := loadgen.NewPhase(o.maxRequests)
+	results := make([]clientResult, len(conns))
 	for i, c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			runClient(i, c, o, start, &stop, &budget, &results[i])
-		}()
+		ph.Go(func() { runClient(i, c, o, ph, &results[i]) })
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	timer := time.NewTimer(o.duration)
-	t0 := time.Now()
-	close(start)
-	select {
-	case <-timer.C:
-	case <-done:
-	case <-sig:
-	}
-	elapsed := time.Since(t0)
-	stop.Store(true)
-	past := time.Unix(1, 0)
-	for _, c := range conns {
-		c.SetReadDeadline(past)
-	}
-	<-done
+	elapsed := ph.Run(o.duration, func() {
+		past := time.Unix(1, 0)
+		for _, c := range conns {
+			c.SetReadDeadline(past)
+		}
+	})
 
 	printJSON(summarise(o, elapsed, results))
 }
@@ -218,14 +171,14 @@ func summarise(o options, elapsed time.Duration, results []clientResult) loadRep
 		Target:  o.addr,
 		Proto:   o.proto,
 		Clients: o.clients,
-		Seconds: round(elapsed.Seconds(), 3),
+		Seconds: loadgen.Round(elapsed.Seconds(), 3),
 	}
-	var rtt, proc histogram
+	var rtt, proc loadgen.Histogram
 	var unsync uint64
 	for i := range results {
 		r := &results[i]
-		rtt.merge(&r.rtt)
-		proc.merge(&r.proc)
+		rtt.Merge(&r.rtt)
+		proc.Merge(&r.proc)
 		rep.Sent += r.sent
 		rep.Answered += r.answered
 		rep.Timeouts += r.timeouts
@@ -242,13 +195,13 @@ func summarise(o options, elapsed time.Duration, results []clientResult) loadRep
 		}
 	}
 	if elapsed > 0 {
-		rep.AnsweredPerSec = round(float64(rep.Answered)/elapsed.Seconds(), 1)
+		rep.AnsweredPerSec = loadgen.Round(float64(rep.Answered)/elapsed.Seconds(), 1)
 	}
-	rep.RTTp50us = rtt.quantileMicros(0.50)
-	rep.RTTp99us = rtt.quantileMicros(0.99)
-	rep.RTTmaxUs = rtt.maxMicros()
+	rep.RTTp50us = rtt.QuantileMicros(0.50)
+	rep.RTTp99us = rtt.QuantileMicros(0.99)
+	rep.RTTmaxUs = rtt.MaxMicros()
 	if o.proto == "ntp" {
-		p50, p99, pmax := proc.quantileMicros(0.50), proc.quantileMicros(0.99), proc.maxMicros()
+		p50, p99, pmax := proc.QuantileMicros(0.50), proc.QuantileMicros(0.99), proc.MaxMicros()
 		rep.ProcP50us, rep.ProcP99us, rep.ProcMaxUs = &p50, &p99, &pmax
 		rep.Unsynchronised = &unsync
 	}

@@ -37,12 +37,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math"
 	"net"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"edge-agent/scripts/bench/loadgen"
 )
 
 type options struct {
@@ -256,7 +257,7 @@ func probeOnce(o options, timeout time.Duration) (probeReport, error) {
 		return probeReport{
 			Target: o.addr,
 			Proto:  o.proto,
-			RTTus:  round(float64(rtt)/1e3, 1),
+			RTTus:  loadgen.Round(float64(rtt)/1e3, 1),
 			Reply:  p.describe(buf[:n]),
 		}, nil
 	}
@@ -282,9 +283,4 @@ func runFreePort(n int) {
 		ports = append(ports, strconv.Itoa(c.LocalAddr().(*net.UDPAddr).Port))
 	}
 	fmt.Println(strings.Join(ports, " "))
-}
-
-func round(v float64, digits int) float64 {
-	p := math.Pow10(digits)
-	return math.Round(v*p) / p
 }

@@ -1,4 +1,8 @@
-package main
+// Package loadgen holds what the closed-loop load generators under
+// scripts/bench (echoload, udpload) share, so that their figures are
+// computed the same way: the latency histogram behind the quantiles they
+// report, and the timed phase that starts, bounds and stops their workers.
+package loadgen
 
 import (
 	"math"
@@ -6,11 +10,12 @@ import (
 	"time"
 )
 
-// histogram records durations in log-linear buckets (64 per power of two,
+// Histogram records durations in log-linear buckets (64 per power of two,
 // so a reported quantile is within about 1.6% of the true value). Its size
-// is fixed (about 18 KiB) whatever the number of samples, so each client
+// is fixed (about 18 KiB) whatever the number of samples, so each worker
 // keeps its own without locking and they are merged at the end.
-type histogram struct {
+// The zero value is empty and ready to use.
+type Histogram struct {
 	counts [histBuckets]uint64
 	n      uint64
 	max    int64
@@ -44,17 +49,18 @@ func histValue(i int) float64 {
 	return float64(lo) + float64(uint64(1)<<shift)/2
 }
 
-// record clamps negative values to zero: a server whose transmit stamp
+// Record clamps negative values to zero: a server whose transmit stamp
 // precedes its receive stamp has a clock step or a bug, and the maximum
 // and the quantiles must stay meaningful either way.
-func (h *histogram) record(d time.Duration) {
+func (h *Histogram) Record(d time.Duration) {
 	v := max(int64(d), 0)
 	h.counts[histIndex(uint64(v))]++
 	h.n++
 	h.max = max(h.max, v)
 }
 
-func (h *histogram) merge(o *histogram) {
+// Merge adds o's samples to h.
+func (h *Histogram) Merge(o *Histogram) {
 	for i, c := range o.counts {
 		h.counts[i] += c
 	}
@@ -62,7 +68,9 @@ func (h *histogram) merge(o *histogram) {
 	h.max = max(h.max, o.max)
 }
 
-func (h *histogram) quantileMicros(q float64) float64 {
+// QuantileMicros is the q-quantile (0 < q ≤ 1) in microseconds, rounded to
+// 0.1 µs; never above the largest sample, and 0 without samples.
+func (h *Histogram) QuantileMicros(q float64) float64 {
 	if h.n == 0 {
 		return 0
 	}
@@ -71,12 +79,20 @@ func (h *histogram) quantileMicros(q float64) float64 {
 	for i, c := range h.counts {
 		seen += c
 		if seen >= rank {
-			return round(min(histValue(i), float64(h.max))/1e3, 1)
+			return Round(min(histValue(i), float64(h.max))/1e3, 1)
 		}
 	}
-	return h.maxMicros()
+	return h.MaxMicros()
 }
 
-func (h *histogram) maxMicros() float64 {
-	return round(float64(h.max)/1e3, 1)
+// MaxMicros is the largest sample in microseconds, rounded to 0.1 µs.
+func (h *Histogram) MaxMicros() float64 {
+	return Round(float64(h.max)/1e3, 1)
+}
+
+// Round rounds v to the given number of decimal digits, the precision the
+// tools' JSON reports carry.
+func Round(v float64, digits int) float64 {
+	p := math.Pow10(digits)
+	return math.Round(v*p) / p
 }
