@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"edge-agent/transport/echo"
+	"edge-agent/transport/filerecv"
 	"edge-agent/transport/ntp"
 	"edge-agent/transport/texttime"
 	"edge-agent/transport/udpguard"
@@ -22,6 +24,8 @@ type Agent struct {
 	cfg      Config
 	log      *slog.Logger
 	services []*service
+
+	events eventLog
 
 	mu      sync.Mutex
 	started time.Time
@@ -51,8 +55,42 @@ func New(cfg Config, log *slog.Logger) *Agent {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &Agent{cfg: cfg, log: log}
-	a.services = []*service{a.echoService(), a.ntpService(), a.timeService()}
+	a.services = []*service{a.echoService(), a.ntpService(), a.timeService(), a.fileService()}
 	return a
+}
+
+func (a *Agent) fileService() *service {
+	c := a.cfg.File
+	s := &filerecv.Server{
+		MaxSize:           int64(c.MaxSize),
+		MinFree:           int64(c.MinFree),
+		MaxConns:          c.MaxConns,
+		MaxConnsPerSource: c.MaxConnsPerSource,
+		Token:             c.Token,
+		HeaderTimeout:     c.HeaderTimeout,
+		IdleTimeout:       c.IdleTimeout,
+		OnFile:            func(r filerecv.Received) { a.events.add("file_received", r) },
+		Logger:            a.log.With("service", "file"),
+	}
+	return &service{
+		name: "file", envVar: Prefix + "_FILE_ADDR", addr: c.Addr, counters: s,
+		bind: func(addr string) (string, func(context.Context) error, error) {
+			st, err := filerecv.OpenStore(c.Dir, c.PartialTTL)
+			if err != nil {
+				return "", nil, &BindError{Service: "file", Action: "use directory", Addr: c.Dir, Var: Prefix + "_FILE_DIR", Err: err}
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				st.Close()
+				return "", nil, fmt.Errorf("tcp: %w", unwrapOp(err))
+			}
+			s.Store = st
+			return ln.Addr().String(), func(ctx context.Context) error {
+				defer st.Close()
+				return s.Serve(ctx, ln)
+			}, nil
+		},
+	}
 }
 
 // perSource is the rate rule of every UDP service: rate a second per
@@ -138,6 +176,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		bound, serve, err := s.bind(s.addr)
 		if err != nil {
 			releaseAll(serves)
+			if be := (*BindError)(nil); errors.As(err, &be) {
+				return be
+			}
 			return &BindError{Service: s.name, Addr: s.addr, Var: s.envVar, Err: err}
 		}
 		a.mu.Lock()

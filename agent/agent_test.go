@@ -4,18 +4,23 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"edge-agent/transport/echo"
+	"edge-agent/transport/filerecv"
 	"edge-agent/transport/ntp"
 	"edge-agent/transport/texttime"
 )
 
-func testConfig() Config {
+func testConfig(t *testing.T) Config {
 	return Config{
+		File: FileConfig{Addr: "127.0.0.1:0", Dir: t.TempDir(), MaxSize: 1 << 20, MaxConns: 4, MaxConnsPerSource: 4,
+			HeaderTimeout: time.Second, IdleTimeout: time.Second, PartialTTL: time.Hour},
 		Echo: EchoConfig{Addr: "127.0.0.1:0", MaxConns: 100, IdleTimeout: time.Minute},
 		NTP:  NTPConfig{Addr: "127.0.0.1:0", Stratum: 3, FallbackStratum: 10},
 		Time: TimeConfig{Addr: "127.0.0.1:0"},
@@ -60,7 +65,7 @@ func start(t *testing.T, a *Agent) (stop func() error) {
 }
 
 func TestRunServesEchoOverTCPAndUDPAndStops(t *testing.T) {
-	a := New(testConfig(), nil)
+	a := New(testConfig(t), nil)
 	stop := start(t, a)
 	addr := a.Status().Services[0].Addr
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -98,8 +103,8 @@ func TestRunServesEchoOverTCPAndUDPAndStops(t *testing.T) {
 }
 
 func TestRunWithEveryServiceOff(t *testing.T) {
-	c := testConfig()
-	c.Echo.Addr, c.NTP.Addr, c.Time.Addr = Off, Off, Off
+	c := testConfig(t)
+	c.Echo.Addr, c.NTP.Addr, c.Time.Addr, c.File.Addr = Off, Off, Off, Off
 	a := New(c, nil)
 	stop := start(t, a)
 	for _, s := range a.Status().Services {
@@ -113,7 +118,7 @@ func TestRunWithEveryServiceOff(t *testing.T) {
 }
 
 func TestRunServesTimeOverSNTPAndText(t *testing.T) {
-	a := New(testConfig(), nil)
+	a := New(testConfig(t), nil)
 	start(t, a)
 	addrs := map[string]string{}
 	for _, s := range a.Status().Services {
@@ -131,13 +136,62 @@ func TestRunServesTimeOverSNTPAndText(t *testing.T) {
 	}
 }
 
+func TestRunReceivesFilesAndRecordsEvents(t *testing.T) {
+	c := testConfig(t)
+	a := New(c, nil)
+	start(t, a)
+	var addr string
+	for _, s := range a.Status().Services {
+		if s.Name == "file" {
+			addr = s.Addr
+		}
+	}
+	src := filepath.Join(t.TempDir(), "src")
+	os.WriteFile(src, []byte("payload"), 0o600)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	snd, err := filerecv.Dial(ctx, addr, filerecv.SendOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snd.Close()
+	if _, err := snd.Send(ctx, src, "doc.txt"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(c.File.Dir, "doc.txt")); string(got) != "payload" {
+		t.Errorf("stored %q", got)
+	}
+	events, next := a.Events(0)
+	if len(events) != 1 || events[0].Kind != "file_received" || next != 1 {
+		t.Fatalf("events %+v next %d", events, next)
+	}
+	if r, ok := events[0].Data.(filerecv.Received); !ok || r.Name != "doc.txt" || r.Size != 7 || !r.Verified {
+		t.Errorf("event data %+v", events[0].Data)
+	}
+	if more, _ := a.Events(next); len(more) != 0 {
+		t.Errorf("events after %d: %+v", next, more)
+	}
+}
+
+func TestRunReportsAnUnusableFileDirectory(t *testing.T) {
+	c := testConfig(t)
+	blocker := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(blocker, nil, 0o600)
+	c.File.Dir = filepath.Join(blocker, "sub") // under a regular file: cannot exist
+	err := New(c, nil).Run(context.Background())
+	var be *BindError
+	if !errors.As(err, &be) || be.Var != "EDGE_FILE_DIR" || !strings.Contains(err.Error(), "file: cannot use directory") {
+		t.Fatalf("Run = %v, want a BindError naming EDGE_FILE_DIR", err)
+	}
+}
+
 func TestRunReportsAddressInUse(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	c := testConfig()
+	c := testConfig(t)
 	c.Echo.Addr = ln.Addr().String()
 	err = New(c, nil).Run(context.Background())
 	var be *BindError

@@ -31,6 +31,7 @@ type Config struct {
 	Echo EchoConfig
 	NTP  NTPConfig
 	Time TimeConfig
+	File FileConfig
 }
 
 // LogConfig sets up the process logger.
@@ -61,6 +62,20 @@ type NTPConfig struct {
 type TimeConfig struct {
 	Addr      string  `default:":8080" desc:"UDP address of the text time service: strftime format in, local time out"`
 	RateLimit float64 `split_words:"true" default:"10" desc:"replies per second per source address, in bursts of up to one second's worth; 0 = unlimited"`
+}
+
+// FileConfig configures the framed file receiver of seed 003.
+type FileConfig struct {
+	Addr              string        `default:":8080" desc:"TCP address of the framed file receiver"`
+	Dir               string        `default:"received" desc:"directory files are stored in, created if missing; relative to the working directory" accepts:"a directory path"`
+	MaxSize           ByteSize      `split_words:"true" default:"1GiB" desc:"largest file accepted"`
+	MinFree           ByteSize      `split_words:"true" default:"64MiB" desc:"free space to keep on the file system; a file that would eat into it is refused before a byte is written"`
+	MaxConns          int           `split_words:"true" default:"32" desc:"open upload connections allowed; more are closed at once and counted"`
+	MaxConnsPerSource int           `split_words:"true" default:"4" desc:"open upload connections allowed from one address"`
+	Token             string        `secret:"true" desc:"shared secret every upload must carry (the seed client cannot, and is refused); empty = none" accepts:"text"`
+	HeaderTimeout     time.Duration `split_words:"true" default:"30s" desc:"time allowed for a complete header, from the connection or the end of the previous file"`
+	IdleTimeout       time.Duration `split_words:"true" default:"60s" desc:"cut a sender whose body stalls this long"`
+	PartialTTL        time.Duration `split_words:"true" default:"24h" desc:"how long an interrupted resumable upload is kept for its sender to continue"`
 }
 
 // Load reads the configuration from the environment and validates it.

@@ -33,6 +33,8 @@ func TestLoadDefaults(t *testing.T) {
 		Echo: EchoConfig{Addr: ":8081", Mode: echo.Upper, MaxConns: 10000, IdleTimeout: 5 * time.Minute, UDPRateLimit: 50},
 		NTP:  NTPConfig{Addr: ":123", Stratum: 3, RateLimit: 4, KissOfDeath: true},
 		Time: TimeConfig{Addr: ":8080", RateLimit: 10},
+		File: FileConfig{Addr: ":8080", Dir: "received", MaxSize: 1 << 30, MinFree: 64 << 20, MaxConns: 32, MaxConnsPerSource: 4,
+			HeaderTimeout: 30 * time.Second, IdleTimeout: time.Minute, PartialTTL: 24 * time.Hour},
 	}
 	if c != want {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -55,6 +57,16 @@ func TestLoadReadsVariables(t *testing.T) {
 	t.Setenv("EDGE_NTP_KISS_OF_DEATH", "false")
 	t.Setenv("EDGE_TIME_ADDR", "[::1]:8080")
 	t.Setenv("EDGE_TIME_RATE_LIMIT", "0")
+	t.Setenv("EDGE_FILE_ADDR", "127.0.0.1:9")
+	t.Setenv("EDGE_FILE_DIR", "/var/lib/edge-agent/received")
+	t.Setenv("EDGE_FILE_MAX_SIZE", "2GiB")
+	t.Setenv("EDGE_FILE_MIN_FREE", "100MB")
+	t.Setenv("EDGE_FILE_MAX_CONNS", "5")
+	t.Setenv("EDGE_FILE_MAX_CONNS_PER_SOURCE", "2")
+	t.Setenv("EDGE_FILE_TOKEN", "s3cret")
+	t.Setenv("EDGE_FILE_HEADER_TIMEOUT", "5s")
+	t.Setenv("EDGE_FILE_IDLE_TIMEOUT", "2m")
+	t.Setenv("EDGE_FILE_PARTIAL_TTL", "1h")
 	// Bare names must not leak in (envconfig's fallback for tagged fields).
 	t.Setenv("MODE", "upper")
 	t.Setenv("LEVEL", "error")
@@ -67,6 +79,8 @@ func TestLoadReadsVariables(t *testing.T) {
 		Echo: EchoConfig{Addr: "127.0.0.1:9000", Mode: echo.Plain, MaxConns: 7, IdleTimeout: 90 * time.Second},
 		NTP:  NTPConfig{Addr: "off", Stratum: 2, FallbackStratum: 11, RateLimit: 0.5},
 		Time: TimeConfig{Addr: "[::1]:8080"},
+		File: FileConfig{Addr: "127.0.0.1:9", Dir: "/var/lib/edge-agent/received", MaxSize: 2 << 30, MinFree: 100e6, MaxConns: 5, MaxConnsPerSource: 2,
+			Token: "s3cret", HeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute, PartialTTL: time.Hour},
 	}
 	if c != want {
 		t.Fatalf("got %+v\nwant %+v", c, want)
@@ -107,6 +121,18 @@ func TestLoadRejectsWithActionableMessage(t *testing.T) {
 		{"EDGE_NTP_KISS_OF_DEATH", "maybe", "true or false"},
 		{"EDGE_TIME_ADDR", "localhost", "host:port"},
 		{"EDGE_TIME_RATE_LIMIT", "-0.5", "0 for unlimited"},
+		{"EDGE_FILE_ADDR", "8080", "host:port"},
+		{"EDGE_FILE_DIR", " ", "a directory path"},
+		{"EDGE_FILE_MAX_SIZE", "big", "64MiB"},
+		{"EDGE_FILE_MAX_SIZE", "1.5GiB", "64MiB"},
+		{"EDGE_FILE_MAX_SIZE", "0", "at least 1 byte"},
+		{"EDGE_FILE_MAX_SIZE", "-1", "64MiB"},
+		{"EDGE_FILE_MIN_FREE", "10 parsecs", "64MiB"},
+		{"EDGE_FILE_MAX_CONNS", "0", "at least 1"},
+		{"EDGE_FILE_MAX_CONNS_PER_SOURCE", "0", "at least 1"},
+		{"EDGE_FILE_HEADER_TIMEOUT", "0s", "positive duration"},
+		{"EDGE_FILE_IDLE_TIMEOUT", "soon", "duration"},
+		{"EDGE_FILE_PARTIAL_TTL", "-1h", "positive duration"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			clearEnv(t)
@@ -168,7 +194,7 @@ func TestVariablesDescribeEveryField(t *testing.T) {
 			t.Errorf("current value of EDGE_ECHO_MODE = %q, want plain", v.Value)
 		}
 	}
-	if !seen["EDGE_ECHO_UDP_RATE_LIMIT"] || !seen["EDGE_ECHO_IDLE_TIMEOUT"] {
+	if !seen["EDGE_ECHO_UDP_RATE_LIMIT"] || !seen["EDGE_ECHO_IDLE_TIMEOUT"] || !seen["EDGE_FILE_MAX_CONNS_PER_SOURCE"] {
 		t.Errorf("multi-word names not as documented: %v", seen)
 	}
 }

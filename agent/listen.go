@@ -11,13 +11,18 @@ import (
 // BindError is a service that could not open its address at start-up.
 type BindError struct {
 	Service string
+	Action  string // what failed; "listen on" when empty
 	Addr    string
 	Var     string // the variable that sets the address
 	Err     error
 }
 
 func (e *BindError) Error() string {
-	return fmt.Sprintf("%s: cannot listen on %s: %v; %s", e.Service, e.Addr, e.Err, e.Hint())
+	action := e.Action
+	if action == "" {
+		action = "listen on"
+	}
+	return fmt.Sprintf("%s: cannot %s %s: %v; %s", e.Service, action, e.Addr, e.Err, e.Hint())
 }
 
 func (e *BindError) Unwrap() error { return e.Err }
@@ -27,6 +32,8 @@ func (e *BindError) Hint() string {
 	switch {
 	case errors.Is(e.Err, syscall.EADDRINUSE):
 		return fmt.Sprintf("another program holds this port: stop it, or set %s to another port or to off", e.Var)
+	case e.Action != "" && (errors.Is(e.Err, syscall.EACCES) || errors.Is(e.Err, syscall.EPERM) || errors.Is(e.Err, syscall.EROFS)):
+		return fmt.Sprintf("the agent's user cannot write there: fix its owner or set %s to a writable directory", e.Var)
 	case errors.Is(e.Err, syscall.EACCES) || errors.Is(e.Err, syscall.EPERM):
 		return fmt.Sprintf("ports below 1024 need CAP_NET_BIND_SERVICE: run under the systemd unit (it grants it) or `setcap cap_net_bind_service=+ep edge-agent`, or set %s to a port above 1023", e.Var)
 	case errors.Is(e.Err, syscall.EADDRNOTAVAIL):

@@ -3,7 +3,10 @@ package agent
 import (
 	"errors"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
+	"time"
 )
 
 // Validate checks what the types alone cannot, and names the variable at
@@ -42,6 +45,27 @@ func (c Config) Validate() error {
 		bad("TIME_ADDR", c.Time.Addr, err.Error())
 	}
 	checkRate("TIME_RATE_LIMIT", c.Time.RateLimit)
+	f := c.File
+	if err := checkAddr(f.Addr); err != nil {
+		bad("FILE_ADDR", f.Addr, err.Error())
+	}
+	if f.Addr != Off && strings.TrimSpace(f.Dir) == "" {
+		bad("FILE_DIR", f.Dir, "a directory path")
+	}
+	if f.MaxSize < 1 {
+		bad("FILE_MAX_SIZE", f.MaxSize.String(), "a size of at least 1 byte, e.g. 64MiB or 2GiB")
+	}
+	for name, v := range map[string]int{"FILE_MAX_CONNS": f.MaxConns, "FILE_MAX_CONNS_PER_SOURCE": f.MaxConnsPerSource} {
+		if v < 1 {
+			bad(name, strconv.Itoa(v), "a whole number of at least 1")
+		}
+	}
+	for name, v := range map[string]time.Duration{"FILE_HEADER_TIMEOUT": f.HeaderTimeout, "FILE_IDLE_TIMEOUT": f.IdleTimeout, "FILE_PARTIAL_TTL": f.PartialTTL} {
+		if v <= 0 {
+			bad(name, formatDuration(v), "a positive duration such as 30s or 5m")
+		}
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
 }
 

@@ -103,6 +103,8 @@ func accepts(f reflect.StructField) string {
 		return "host:port, :port (all interfaces), or off"
 	case f.Type == reflect.TypeFor[time.Duration]():
 		return "a duration such as 500ms, 30s, 5m, 1h"
+	case f.Type == reflect.TypeFor[ByteSize]():
+		return "a size in bytes, with an optional unit: 64MiB, 2GiB, 100MB"
 	}
 	switch f.Type.Kind() {
 	case reflect.Int, reflect.Int64, reflect.Uint, reflect.Uint64:

@@ -29,6 +29,9 @@ Usage:
   edge-agent time [--format FMT] [--timeout D] HOST[:PORT]
                                     query an SNTP server (port 123): offset, delay, stratum,
                                     leap, reference; with --format the text time service (8080)
+  edge-agent send [--legacy] [--as NAME] [--resume] [--token T] HOST[:PORT] FILE...
+                                    upload files to a receiver (port 8080), verified with
+                                    SHA-256 and acknowledged; a progress bar on a terminal
   edge-agent help                   this text
 `
 
@@ -63,6 +66,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return echoClient(args, stdin, stdout, stderr)
 	case "time":
 		return timeClient(args, stdout, stderr)
+	case "send":
+		return sendClient(args, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -45,6 +45,9 @@ func command(ctx context.Context, env []string, args ...string) *exec.Cmd {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
+	// The file receiver would bind :8080 and create ./received: tests
+	// that want it say so.
+	cmd.Env = append(cmd.Env, "EDGE_FILE_ADDR=off")
 	cmd.Env = append(cmd.Env, env...)
 	return cmd
 }

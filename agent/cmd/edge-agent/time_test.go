@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -81,5 +82,44 @@ func TestTimeClient(t *testing.T) {
 				t.Errorf("exit %d output %q; want exit %d and %q", code, out, tc.code, tc.want)
 			}
 		})
+	}
+}
+
+func TestSendClient(t *testing.T) {
+	dir := t.TempDir()
+	cmd := command(context.Background(), []string{"EDGE_FILE_ADDR=127.0.0.1:0", "EDGE_FILE_DIR=" + dir, "EDGE_FILE_TOKEN=tok",
+		"EDGE_ECHO_ADDR=off", "EDGE_NTP_ADDR=off", "EDGE_TIME_ADDR=off"}, "run")
+	addr := startCommand(t, cmd, "file")["file"]
+	src := t.TempDir()
+	os.WriteFile(src+"/a.bin", []byte("first file"), 0o600)
+	os.WriteFile(src+"/b.bin", []byte("second"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"send", "--token", "tok", addr, src + "/a.bin", src + "/b.bin"}, 0, "b.bin: 6 B stored and verified"},
+		{[]string{"send", "--token", "tok", "--as", "renamed.bin", addr, src + "/a.bin"}, 0, "renamed.bin: 10 B stored and verified"},
+		{[]string{"send", "--token", "wrong", addr, src + "/a.bin"}, 1, "refused by the server: bad_token"},
+		{[]string{"send", "--token", "tok", "--as", "../evil", addr, src + "/a.bin"}, 1, "bad_name"},
+		{[]string{"send", "--token", "tok", addr, src + "/missing.bin", src + "/b.bin"}, 1, "missing.bin"},
+		{[]string{"send", "--as", "x", addr, src + "/a.bin", src + "/b.bin"}, 2, "usage"},
+		{[]string{"send", addr}, 2, "usage"},
+	} {
+		t.Run(strings.Join(tc.args[1:], " "), func(t *testing.T) {
+			out, err := command(context.Background(), nil, tc.args...).CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			if code != tc.code || !strings.Contains(string(out), tc.want) {
+				t.Errorf("exit %d output %q; want exit %d and %q", code, out, tc.code, tc.want)
+			}
+		})
+	}
+	for name, want := range map[string]string{"a.bin": "first file", "b.bin": "second", "renamed.bin": "first file"} {
+		if got, _ := os.ReadFile(dir + "/" + name); string(got) != want {
+			t.Errorf("%s holds %q", name, got)
+		}
 	}
 }

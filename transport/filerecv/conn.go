@@ -1,0 +1,300 @@
+package filerecv
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"hash"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// chunk is how much body is read under one deadline. The idle timeout is
+// enforced per chunk, so a sender must move at least chunk bytes per
+// IdleTimeout (4 KiB/s with the defaults) while the fast path still moves
+// a quarter megabyte per system call.
+const chunk = 256 << 10
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, chunk); return &b }}
+
+// Reply frames, sent only to a sender that asked for them with "ack".
+type (
+	readyReply struct {
+		Status string `json:"status"` // "ready"
+		Offset int64  `json:"offset"` // bytes the server holds; send the rest
+	}
+	okReply struct {
+		Status      string `json:"status"` // "ok"
+		FileName    string `json:"file_name"`
+		Size        int64  `json:"size"`
+		SHA256      string `json:"sha256"`
+		ResumedFrom int64  `json:"resumed_from,omitempty"`
+		DurationMS  int64  `json:"duration_ms"`
+	}
+	errorReply struct {
+		Status  string `json:"status"` // "error"
+		Code    Code   `json:"code"`
+		Message string `json:"message"`
+	}
+)
+
+// handle serves one connection: any number of files in a row.
+func (s *Server) handle(c net.Conn) {
+	for {
+		h, ok := s.readHeader(c)
+		if !ok {
+			return
+		}
+		if !s.receiveFile(c, h) {
+			return
+		}
+	}
+}
+
+// readHeader reads the length prefix and the JSON header. A bad header
+// loses the framing, so the connection ends; a sender that asked for
+// acknowledgements hears why first.
+func (s *Server) readHeader(c net.Conn) (Header, bool) {
+	c.SetReadDeadline(time.Now().Add(orDefault(s.HeaderTimeout, DefaultHeaderTimeout)))
+	var lb [4]byte
+	if n, err := io.ReadFull(c, lb[:]); err != nil {
+		if n > 0 || !errors.Is(err, io.EOF) {
+			s.stats.reject(cutCode(err, CodeBadHeader))
+		}
+		return Header{}, false
+	}
+	n, _, err := HeaderLength(lb)
+	if err != nil {
+		s.stats.reject(CodeBadHeader)
+		return Header{}, false
+	}
+	hb := make([]byte, n)
+	if _, err := io.ReadFull(c, hb); err != nil {
+		s.stats.reject(cutCode(err, CodeBadHeader))
+		return Header{}, false
+	}
+	h, err := ParseHeader(hb)
+	if err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			e = errorf(CodeBadHeader, "%v", err)
+		}
+		s.stats.reject(e.Code)
+		var probe struct {
+			Ack bool `json:"ack"`
+		}
+		if json.Unmarshal(hb, &probe) == nil && probe.Ack {
+			s.reply(c, errorReply{"error", e.Code, e.Message})
+		}
+		return Header{}, false
+	}
+	return h, true
+}
+
+// cutCode tells a timeout from a connection that ended early.
+func cutCode(err error, cut Code) Code {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return CodeTimeout
+	}
+	return cut
+}
+
+// receiveFile takes one file after its header and reports whether the
+// connection can carry another.
+func (s *Server) receiveFile(c net.Conn, h Header) bool {
+	start := time.Now()
+	rec, e, framed := s.takeFile(c, h)
+	if e != nil {
+		s.stats.reject(e.Code)
+		switch {
+		case h.Ack && framed:
+			return s.reply(c, errorReply{"error", e.Code, e.Message})
+		case h.Ack && e.Code == CodeNoSpace:
+			// The disk filled in the middle of the body, whose rest is
+			// still coming: say why, then linger so that the sender,
+			// still writing, does not get a reset instead of the reason.
+			if s.reply(c, errorReply{"error", e.Code, e.Message}) {
+				s.linger(c)
+			}
+		}
+		return framed
+	}
+	rec.Duration = time.Since(start)
+	s.stats.files.Add(1)
+	if rec.ResumedFrom > 0 {
+		s.stats.resumed.Add(1)
+	}
+	s.logger().Info("file received", "name", rec.Name, "size", rec.Size, "sha256", rec.SHA256, "peer", rec.Peer, "duration", rec.Duration)
+	if s.OnFile != nil {
+		s.OnFile(rec)
+	}
+	if h.Ack {
+		return s.reply(c, okReply{"ok", rec.Name, rec.Size, rec.SHA256, rec.ResumedFrom, rec.Duration.Milliseconds()})
+	}
+	return true
+}
+
+// takeFile stores one file. The name is held for the upload alone and is
+// free again before the sender hears the outcome, so its next upload of
+// the same name is not refused as busy. framed reports whether the
+// connection is still in step: a refusal before the body (the sender
+// waits for "ready") or a checksum mismatch after all of it.
+func (s *Server) takeFile(c net.Conn, h Header) (rec Received, e *Error, framed bool) {
+	if e := s.admitFile(h); e != nil {
+		return rec, e, h.Ack
+	}
+	defer s.unclaim(h.FileName)
+	up, err := s.Store.begin(h)
+	if err != nil {
+		return rec, storeError(err), h.Ack
+	}
+	if h.Resume && up.held > 0 {
+		if free, err := s.Store.Free(); err == nil && free-s.MinFree < h.FileSize-up.held {
+			up.abort(true)
+			return rec, errorf(CodeNoSpace, "not enough free space for the rest of the file"), true
+		}
+	}
+	if h.Ack && !s.reply(c, readyReply{"ready", up.held}) {
+		up.abort(true)
+		return rec, errorf(CodeIO, "the sender went away"), false
+	}
+	sum, e := s.copyBody(c, up, h)
+	if e != nil {
+		return rec, e, false
+	}
+	if h.SHA256 != nil && subtle.ConstantTimeCompare(sum, h.SHA256) != 1 {
+		up.abort(false)
+		return rec, errorf(CodeChecksumMismatch, "received data has sha256 %x, header says %x", sum, h.SHA256), true
+	}
+	if err := up.commit(h.FileName); err != nil {
+		return rec, storeError(err), true
+	}
+	return Received{
+		Name: h.FileName, Size: h.FileSize, SHA256: hex.EncodeToString(sum),
+		Peer: c.RemoteAddr().String(), ResumedFrom: up.held, Verified: h.SHA256 != nil,
+	}, nil, true
+}
+
+// admitFile applies every check that can be made before a byte is written.
+func (s *Server) admitFile(h Header) *Error {
+	if err := ValidName(h.FileName); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return e
+		}
+		return errorf(CodeBadName, "%v", err)
+	}
+	if s.Token != "" && subtle.ConstantTimeCompare([]byte(h.Token), []byte(s.Token)) != 1 {
+		return errorf(CodeBadToken, "a valid token is required")
+	}
+	if h.FileSize > s.maxSize() {
+		return errorf(CodeTooLarge, "file_size %d is over the limit of %d bytes", h.FileSize, s.maxSize())
+	}
+	free, err := s.Store.Free()
+	if err != nil {
+		return errorf(CodeIO, "cannot tell the free space: %v", err)
+	}
+	if !h.Resume && free-s.MinFree < h.FileSize {
+		return errorf(CodeNoSpace, "%d bytes free with %d to keep free, file needs %d", free, s.MinFree, h.FileSize)
+	}
+	if !s.claim(h.FileName) {
+		return errorf(CodeBusy, "%q is being uploaded on another connection", h.FileName)
+	}
+	return nil
+}
+
+// copyBody moves the rest of the body into the upload and returns its
+// SHA-256 when one was asked for (over the whole file, the part held from
+// an earlier attempt included). Without a checksum the bytes go from the
+// socket to the file inside the kernel (splice).
+func (s *Server) copyBody(c net.Conn, up *upload, h Header) ([]byte, *Error) {
+	var sum hash.Hash
+	if h.SHA256 != nil {
+		sum = sha256.New()
+		if up.held > 0 {
+			if _, err := io.Copy(sum, io.NewSectionReader(up.f, 0, up.held)); err != nil {
+				up.abort(true)
+				return nil, storeError(err)
+			}
+		}
+	}
+	idle := orDefault(s.IdleTimeout, DefaultIdleTimeout)
+	var bufp *[]byte
+	if sum != nil {
+		bufp = copyBufs.Get().(*[]byte)
+		defer copyBufs.Put(bufp)
+	}
+	for left := h.FileSize - up.held; left > 0; {
+		c.SetReadDeadline(time.Now().Add(idle))
+		n := min(left, chunk)
+		var got int64
+		var err error
+		if sum == nil {
+			got, err = io.CopyN(up.f, c, n)
+		} else {
+			got, err = io.CopyBuffer(writerOnly{io.MultiWriter(up.f, sum)}, io.LimitReader(c, n), *bufp)
+			if err == nil && got < n {
+				err = io.ErrUnexpectedEOF
+			}
+		}
+		left -= got
+		s.stats.bytes.Add(uint64(got))
+		if err != nil {
+			if isNoSpace(err) {
+				up.abort(false)
+				return nil, errorf(CodeNoSpace, "the file system filled up")
+			}
+			// Keep what came for a resumable upload to continue.
+			up.abort(true)
+			return nil, errorf(cutCode(err, CodeIO), "body stopped after %d of %d bytes: %v", h.FileSize-left, h.FileSize, err)
+		}
+	}
+	if sum == nil {
+		return nil, nil
+	}
+	return sum.Sum(nil), nil
+}
+
+// linger half-closes c and drops what the peer still sends, up to the
+// largest file and under the idle deadline, before the connection closes.
+func (s *Server) linger(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	}
+	idle := orDefault(s.IdleTimeout, DefaultIdleTimeout)
+	for budget := s.maxSize(); budget > 0; {
+		c.SetReadDeadline(time.Now().Add(idle))
+		n, err := io.CopyN(io.Discard, c, min(budget, chunk))
+		budget -= n
+		if err != nil {
+			return
+		}
+	}
+}
+
+// writerOnly hides ReadFrom, so io.CopyBuffer uses the pooled buffer
+// instead of growing one of its own.
+type writerOnly struct{ io.Writer }
+
+func storeError(err error) *Error {
+	if isNoSpace(err) {
+		return errorf(CodeNoSpace, "the file system is full")
+	}
+	return errorf(CodeIO, "storing the file: %v", err)
+}
+
+// reply sends one acknowledgement frame and reports whether it went out.
+func (s *Server) reply(c net.Conn, v any) bool {
+	b, err := AppendFrame(nil, v)
+	if err != nil {
+		return false
+	}
+	c.SetWriteDeadline(time.Now().Add(orDefault(s.IdleTimeout, DefaultIdleTimeout)))
+	_, err = c.Write(b)
+	return err == nil
+}
