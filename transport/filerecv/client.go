@@ -89,12 +89,17 @@ func (s *Sender) Send(ctx context.Context, path, name string) (Sent, error) {
 		return Sent{}, fmt.Errorf("%s is not a regular file", path)
 	}
 	h := Header{FileName: name, FileSize: info.Size(), Token: s.opts.Token}
-	if !s.opts.Legacy {
+	switch {
+	case s.opts.Resume:
+		// The checksum names the upload to resume, so it comes first.
 		sum := sha256.New()
 		if _, err := io.Copy(sum, f); err != nil {
 			return Sent{}, err
 		}
-		h.SHA256, h.Ack, h.Resume = sum.Sum(nil), true, s.opts.Resume
+		h.SHA256, h.Ack, h.Resume = sum.Sum(nil), true, true
+	case !s.opts.Legacy:
+		// The checksum follows the body, hashed while it is sent.
+		h.SHA256Follows, h.Ack = true, true
 	}
 	if err := WriteHeader(s.conn, h, false); err != nil {
 		return Sent{}, s.wrap(ctx, err)
@@ -118,11 +123,29 @@ func (s *Sender) Send(ctx context.Context, path, name string) (Sent, error) {
 		}
 		offset = ready.Offset
 	}
-	if err := s.body(f, offset, h.FileSize); err != nil {
+	var th *trailingHash
+	if h.SHA256Follows {
+		th = startHash(f)
+	}
+	if err := s.body(f, offset, h.FileSize, th); err != nil {
+		if th != nil {
+			th.stop()
+		}
 		return Sent{}, s.wrap(ctx, err)
 	}
 	if !h.Ack {
 		return Sent{Name: name, Size: h.FileSize}, nil
+	}
+	if th != nil {
+		sum, err := th.finish(h.FileSize)
+		if err != nil {
+			return Sent{}, err
+		}
+		h.SHA256 = sum
+		trailer, _ := AppendFrame(nil, map[string]string{"sha256": hex.EncodeToString(sum)})
+		if _, err := s.conn.Write(trailer); err != nil {
+			return Sent{}, s.wrap(ctx, err)
+		}
 	}
 	var res struct {
 		Status      string `json:"status"`
@@ -145,9 +168,10 @@ func (s *Sender) Send(ctx context.Context, path, name string) (Sent, error) {
 	return Sent{Name: res.FileName, Size: res.Size, SHA256: res.SHA256, ResumedFrom: res.ResumedFrom}, nil
 }
 
-// body sends the file from offset in steps, so progress can be told while
-// each step still goes out with sendfile.
-func (s *Sender) body(f *os.File, offset, size int64) error {
+// body sends the file from offset in steps, so progress can be told (and
+// the checksum th, if any, can follow) while each step still goes out with
+// sendfile.
+func (s *Sender) body(f *os.File, offset, size int64, th *trailingHash) error {
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return err
 	}
@@ -156,6 +180,9 @@ func (s *Sender) body(f *os.File, offset, size int64) error {
 	for done < size {
 		n, err := io.CopyN(s.conn, f, min(step, size-done))
 		done += n
+		if th != nil {
+			th.advance(done)
+		}
 		if s.opts.Progress != nil {
 			s.opts.Progress(done, size)
 		}

@@ -1,12 +1,10 @@
 package filerecv
 
 import (
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"hash"
 	"io"
 	"net"
 	"sync"
@@ -15,8 +13,8 @@ import (
 
 // chunk is how much body is read under one deadline. The idle timeout is
 // enforced per chunk, so a sender must move at least chunk bytes per
-// IdleTimeout (4 KiB/s with the defaults) while the fast path still moves
-// a quarter megabyte per system call.
+// IdleTimeout (4 KiB/s with the defaults) while splice still moves a
+// quarter megabyte per system call.
 const chunk = 256 << 10
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, chunk); return &b }}
@@ -167,16 +165,24 @@ func (s *Server) takeFile(c net.Conn, h Header) (rec Received, e *Error, framed 
 	if e != nil {
 		return rec, e, false
 	}
-	if h.SHA256 != nil && subtle.ConstantTimeCompare(sum, h.SHA256) != 1 {
+	want := h.SHA256
+	if h.SHA256Follows {
+		if want, e = s.readTrailer(c); e != nil {
+			up.abort(false)
+			// A malformed checksum came in a whole frame: still in step.
+			return rec, e, e.Code == CodeBadChecksum
+		}
+	}
+	if want != nil && subtle.ConstantTimeCompare(sum, want) != 1 {
 		up.abort(false)
-		return rec, errorf(CodeChecksumMismatch, "received data has sha256 %x, header says %x", sum, h.SHA256), true
+		return rec, errorf(CodeChecksumMismatch, "received data has sha256 %x, sender says %x", sum, want), true
 	}
 	if err := up.commit(h.FileName); err != nil {
 		return rec, storeError(err), true
 	}
 	return Received{
 		Name: h.FileName, Size: h.FileSize, SHA256: hex.EncodeToString(sum),
-		Peer: c.RemoteAddr().String(), ResumedFrom: up.held, Verified: h.SHA256 != nil,
+		Peer: c.RemoteAddr().String(), ResumedFrom: up.held, Verified: want != nil,
 	}, nil, true
 }
 
@@ -209,42 +215,19 @@ func (s *Server) admitFile(h Header) *Error {
 }
 
 // copyBody moves the rest of the body into the upload and returns its
-// SHA-256 when one was asked for (over the whole file, the part held from
-// an earlier attempt included). Without a checksum the bytes go from the
-// socket to the file inside the kernel (splice).
+// SHA-256 over the whole file (the part held from an earlier attempt
+// included). The bytes go from the socket to the file inside the kernel
+// (splice); the checksum is computed alongside, from the page cache.
 func (s *Server) copyBody(c net.Conn, up *upload, h Header) ([]byte, *Error) {
-	var sum hash.Hash
-	if h.SHA256 != nil {
-		sum = sha256.New()
-		if up.held > 0 {
-			if _, err := io.Copy(sum, io.NewSectionReader(up.f, 0, up.held)); err != nil {
-				up.abort(true)
-				return nil, storeError(err)
-			}
-		}
-	}
+	th := startHash(up.f)
 	idle := orDefault(s.IdleTimeout, DefaultIdleTimeout)
-	var bufp *[]byte
-	if sum != nil {
-		bufp = copyBufs.Get().(*[]byte)
-		defer copyBufs.Put(bufp)
-	}
 	for left := h.FileSize - up.held; left > 0; {
 		c.SetReadDeadline(time.Now().Add(idle))
-		n := min(left, chunk)
-		var got int64
-		var err error
-		if sum == nil {
-			got, err = io.CopyN(up.f, c, n)
-		} else {
-			got, err = io.CopyBuffer(writerOnly{io.MultiWriter(up.f, sum)}, io.LimitReader(c, n), *bufp)
-			if err == nil && got < n {
-				err = io.ErrUnexpectedEOF
-			}
-		}
+		got, err := io.CopyN(up.f, c, min(left, chunk))
 		left -= got
 		s.stats.bytes.Add(uint64(got))
 		if err != nil {
+			th.stop()
 			if isNoSpace(err) {
 				up.abort(false)
 				return nil, errorf(CodeNoSpace, "the file system filled up")
@@ -253,11 +236,38 @@ func (s *Server) copyBody(c net.Conn, up *upload, h Header) ([]byte, *Error) {
 			up.abort(true)
 			return nil, errorf(cutCode(err, CodeIO), "body stopped after %d of %d bytes: %v", h.FileSize-left, h.FileSize, err)
 		}
+		th.advance(h.FileSize - left)
 	}
-	if sum == nil {
-		return nil, nil
+	sum, err := th.finish(h.FileSize)
+	if err != nil {
+		up.abort(false)
+		return nil, storeError(err)
 	}
-	return sum.Sum(nil), nil
+	return sum, nil
+}
+
+// readTrailer reads the {"sha256": ...} frame that follows the body of a
+// sha256_follows upload.
+func (s *Server) readTrailer(c net.Conn) ([]byte, *Error) {
+	c.SetReadDeadline(time.Now().Add(orDefault(s.HeaderTimeout, DefaultHeaderTimeout)))
+	var tr struct {
+		SHA256 json.RawMessage `json:"sha256"`
+	}
+	if err := ReadFrame(c, &tr); err != nil {
+		return nil, errorf(cutCode(err, CodeBadHeader), "reading the checksum after the body: %v", err)
+	}
+	if len(tr.SHA256) == 0 {
+		return nil, errorf(CodeBadChecksum, "the frame after the body has no sha256")
+	}
+	sum, err := parseSHA256(tr.SHA256)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, e
+		}
+		return nil, errorf(CodeBadChecksum, "%v", err)
+	}
+	return sum, nil
 }
 
 // linger half-closes c and drops what the peer still sends, up to the

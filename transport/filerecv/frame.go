@@ -118,6 +118,7 @@ type wireHeader struct {
 	FileName string `json:"file_name"`
 	FileSize int64  `json:"file_size"`
 	SHA256   string `json:"sha256,omitempty"`
+	Follows  bool   `json:"sha256_follows,omitempty"`
 	Ack      bool   `json:"ack,omitempty"`
 	Resume   bool   `json:"resume,omitempty"`
 	Token    string `json:"token,omitempty"`
@@ -142,8 +143,10 @@ func WriteHeader(w io.Writer, h Header, bigEndian bool) error {
 		return errorf(CodeBadChecksum, "SHA256 is %d bytes, not 32", len(h.SHA256))
 	case h.Resume && (len(h.SHA256) == 0 || !h.Ack):
 		return errorf(CodeBadHeader, "Resume needs SHA256 and Ack")
+	case h.SHA256Follows && (len(h.SHA256) != 0 || !h.Ack):
+		return errorf(CodeBadHeader, "SHA256Follows needs Ack and no SHA256")
 	}
-	wh := wireHeader{h.FileName, h.FileSize, hex.EncodeToString(h.SHA256), h.Ack, h.Resume, h.Token}
+	wh := wireHeader{h.FileName, h.FileSize, hex.EncodeToString(h.SHA256), h.SHA256Follows, h.Ack, h.Resume, h.Token}
 	buf := bytes.NewBuffer(make([]byte, 4, 128))
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false) // <, > and & in a name cost 6 bytes each escaped, and mean nothing here

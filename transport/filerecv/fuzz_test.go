@@ -40,7 +40,8 @@ func FuzzParseHeader(f *testing.F) {
 			return
 		}
 		switch {
-		case h.FileSize < 0, h.SHA256 != nil && len(h.SHA256) != 32, h.Resume && (h.SHA256 == nil || !h.Ack):
+		case h.FileSize < 0, h.SHA256 != nil && len(h.SHA256) != 32, h.Resume && (h.SHA256 == nil || !h.Ack),
+			h.SHA256Follows && (h.SHA256 != nil || !h.Ack):
 			t.Fatalf("ParseHeader(%q) = %v", in, h)
 		case !utf8.ValidString(h.FileName) || !utf8.ValidString(h.Token):
 			t.Fatalf("ParseHeader(%q) returned invalid UTF-8: %v", in, h)

@@ -20,6 +20,11 @@ type Header struct {
 	Ack      bool   // "ack": the sender reads reply frames
 	Resume   bool   // "resume": continue an interrupted upload; needs SHA256 and Ack
 	Token    string // "token": the shared secret, "" when absent
+	// SHA256Follows ("sha256_follows") sends the checksum after the body,
+	// in a frame {"sha256": "<64 hex digits>"}, so a sender can hash while
+	// it sends instead of reading the file twice. Needs Ack; excludes
+	// SHA256, and so Resume.
+	SHA256Follows bool
 }
 
 // String shows h for logs with the token redacted.
@@ -28,8 +33,8 @@ func (h Header) String() string {
 	if h.Token != "" {
 		tok = " token=[redacted]"
 	}
-	return fmt.Sprintf("{file_name=%q file_size=%d sha256=%x ack=%t resume=%t%s}",
-		h.FileName, h.FileSize, h.SHA256, h.Ack, h.Resume, tok)
+	return fmt.Sprintf("{file_name=%q file_size=%d sha256=%x sha256_follows=%t ack=%t resume=%t%s}",
+		h.FileName, h.FileSize, h.SHA256, h.SHA256Follows, h.Ack, h.Resume, tok)
 }
 
 // Header keys, as the seed client and json.dumps spell them.
@@ -40,6 +45,7 @@ const (
 	keyAck    = "ack"
 	keyResume = "resume"
 	keyToken  = "token"
+	keyFollow = "sha256_follows"
 )
 
 // ParseHeader decodes a JSON header. It is strict about syntax and types
@@ -89,7 +95,7 @@ func ParseHeader(b []byte) (Header, error) {
 	for _, f := range []struct {
 		key string
 		dst *bool
-	}{{keyAck, &h.Ack}, {keyResume, &h.Resume}} {
+	}{{keyAck, &h.Ack}, {keyResume, &h.Resume}, {keyFollow, &h.SHA256Follows}} {
 		if raw, ok := fields[f.key]; ok {
 			switch string(raw) {
 			case "true":
@@ -107,6 +113,9 @@ func ParseHeader(b []byte) (Header, error) {
 	}
 	if h.Resume && (h.SHA256 == nil || !h.Ack) {
 		return Header{}, errorf(CodeBadHeader, "resume needs sha256 (to tell which upload to resume) and \"ack\": true (to hear where to resume from)")
+	}
+	if h.SHA256Follows && (h.SHA256 != nil || !h.Ack) {
+		return Header{}, errorf(CodeBadHeader, "sha256_follows needs \"ack\": true (to hear the verdict) and no sha256 in the header")
 	}
 	return h, nil
 }
@@ -136,7 +145,7 @@ func objectFields(b []byte) (map[string]json.RawMessage, error) {
 			return nil, syntaxError(err)
 		}
 		switch key {
-		case keyName, keySize, keySHA256, keyAck, keyResume, keyToken:
+		case keyName, keySize, keySHA256, keyAck, keyResume, keyToken, keyFollow:
 			if _, dup := fields[key]; dup {
 				return nil, errorf(CodeBadHeader, "header has the key %q twice", key)
 			}

@@ -30,6 +30,7 @@ func TestParseHeaderAccepts(t *testing.T) {
 		{`{"file_name": "澳门.mp4", "file_size": 5}`, Header{FileName: "澳门.mp4", FileSize: 5}},
 		{`{"file_name": "\ud83d\ude00.png", "file_size": 0}`, Header{FileName: "😀.png"}}, // a surrogate pair
 		{`{"file_size":7,"file_name":"a"}`, Header{FileName: "a", FileSize: 7}},
+		{`{"file_name": "a", "file_size": 7, "sha256_follows": true, "ack": true}`, Header{FileName: "a", FileSize: 7, SHA256Follows: true, Ack: true}},
 		{" \t\r\n{ \"file_name\" : \"a\" , \"file_size\" : 9223372036854775807 } \n", Header{FileName: "a", FileSize: 1<<63 - 1}},
 		{`{"file_name": "a", "file_size": -0}`, Header{FileName: "a"}},
 		// Unknown keys are ignored, whatever they hold, and keys match exactly.
@@ -81,6 +82,9 @@ func TestParseHeaderRefuses(t *testing.T) {
 		{"{\"file_name\": \"\xe6\xbe.mp4\", \"file_size\": 1}", CodeBadHeader, "UTF-8 (at byte 15)"},
 		{"{\"file_name\": \"\xff\", \"file_size\": 1}", CodeBadHeader, "UTF-8"},
 		{`{"file_size": 1}`, CodeBadHeader, `no "file_name"`},
+		{`{"file_name": "a", "file_size": 1, "sha256_follows": true}`, CodeBadHeader, "sha256_follows needs"},
+		{`{"file_name": "a", "file_size": 1, "sha256_follows": "yes", "ack": true}`, CodeBadHeader, "sha256_follows must be true or false"},
+		{`{"file_name": "a", "file_size": 1, "sha256_follows": true, "ack": true, "sha256": "` + strings.Repeat("ab", 32) + `"}`, CodeBadHeader, "no sha256 in the header"},
 		{`{"file_name": 7, "file_size": 1}`, CodeBadHeader, "file_name must be a string, not a number (7)"},
 		{`{"file_name": null, "file_size": 1}`, CodeBadHeader, "not null"},
 		{`{"file_name": ["a"], "file_size": 1}`, CodeBadHeader, "an array"},

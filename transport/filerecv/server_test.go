@@ -414,3 +414,42 @@ func TestFreeSpaceReserve(t *testing.T) {
 		t.Fatalf("upload into the reserve: %v, want no_space", err)
 	}
 }
+
+func TestChecksumAfterTheBody(t *testing.T) {
+	ts := start(t, &Server{})
+	body := []byte("streamed while hashed")
+	for _, tc := range []struct {
+		name    string
+		trailer any
+		status  string
+		code    Code
+	}{
+		{"matching", map[string]string{"sha256": hex.EncodeToString(sha(body))}, "ok", ""},
+		{"mismatch", map[string]string{"sha256": hex.EncodeToString(sha([]byte("other")))}, "error", CodeChecksumMismatch},
+		{"not hex", map[string]string{"sha256": "zz"}, "error", CodeBadChecksum},
+		{"missing", map[string]string{"md5": "x"}, "error", CodeBadChecksum},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", ts.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			WriteHeader(c, Header{FileName: "s-" + tc.name, FileSize: int64(len(body)), SHA256Follows: true, Ack: true}, false)
+			var ready, res map[string]any
+			if err := ReadFrame(c, &ready); err != nil || ready["status"] != "ready" {
+				t.Fatalf("ready: %v %v", ready, err)
+			}
+			c.Write(body)
+			tr, _ := AppendFrame(nil, tc.trailer)
+			c.Write(tr)
+			if err := ReadFrame(c, &res); err != nil || res["status"] != tc.status || (tc.code != "" && res["code"] != string(tc.code)) {
+				t.Fatalf("result %v %v, want %s %s", res, err, tc.status, tc.code)
+			}
+			_, err = os.Stat(filepath.Join(ts.dir, "s-"+tc.name))
+			if (err == nil) != (tc.status == "ok") {
+				t.Errorf("stored: %v", err)
+			}
+		})
+	}
+}

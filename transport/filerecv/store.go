@@ -152,7 +152,8 @@ func (s *Store) begin(h Header) (*upload, error) {
 	var rnd [12]byte
 	rand.Read(rnd[:])
 	u.tmp = tmpPrefix + hex.EncodeToString(rnd[:])
-	f, err := s.root.OpenFile(u.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	// Read and write: the checksum is computed by reading back what was written.
+	f, err := s.root.OpenFile(u.tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
 		return nil, err
 	}
