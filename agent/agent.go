@@ -69,6 +69,7 @@ func (a *Agent) fileService() *service {
 		Token:             c.Token,
 		HeaderTimeout:     c.HeaderTimeout,
 		IdleTimeout:       c.IdleTimeout,
+		PartialTTL:        c.PartialTTL,
 		OnFile:            func(r filerecv.Received) { a.events.add("file_received", r) },
 		Logger:            a.log.With("service", "file"),
 	}

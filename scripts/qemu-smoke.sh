@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # qemu-smoke.sh — runs the ARM builds from `make cross` under qemu-user:
 # `version`, then the agent itself on loopback answering, from the emulated
-# binary, an echo round trip over TCP and UDP, an SNTP query and a text time
-# query, and a clean SIGTERM stop.
+# binary, an echo round trip over TCP and UDP, an SNTP query, a text time
+# query, a verified file upload, and a clean SIGTERM stop.
 # The armv6 build runs on an ARM1176 (Pi Zero/1) so an ARMv7-only
 # instruction would fault here rather than on a user's device.
 set -euo pipefail
@@ -23,18 +23,20 @@ run_one() {
 	arm64) [[ $v == *"linux/arm64"* ]] ;;
 	esac || { echo "qemu-smoke: $name: unexpected version line" >&2; return 1; }
 
-	local port nport tport log pid
-	read -r port nport tport < <(python3 -c '
+	local port nport tport fport log pid dir
+	read -r port nport tport fport < <(python3 -c '
 import socket
-ss = [socket.socket() for _ in range(3)]
+ss = [socket.socket() for _ in range(4)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in ss])')
 	log=$(mktemp)
+	dir=$(mktemp -d)
 	EDGE_ECHO_ADDR=127.0.0.1:$port EDGE_NTP_ADDR=127.0.0.1:$nport EDGE_NTP_FALLBACK_STRATUM=10 \
-		EDGE_TIME_ADDR=127.0.0.1:$tport "${emu[@]}" "$bin" run 2>"$log" &
+		EDGE_TIME_ADDR=127.0.0.1:$tport EDGE_FILE_ADDR=127.0.0.1:$fport EDGE_FILE_DIR="$dir/in" \
+		"${emu[@]}" "$bin" run 2>"$log" &
 	pid=$!
 	local deadline=$((SECONDS + 30))
-	until [ "$(grep -c 'msg=listening' "$log")" -ge 3 ]; do
+	until [ "$(grep -c 'msg=listening' "$log")" -ge 4 ]; do
 		if ((SECONDS > deadline)) || ! kill -0 "$pid" 2>/dev/null; then
 			echo "qemu-smoke: $name: agent did not start:" >&2; cat "$log" >&2; return 1
 		fi
@@ -45,16 +47,21 @@ print(*[s.getsockname()[1] for s in ss])')
 	udp=$("${emu[@]}" "$bin" echo --udp --timeout 20s "127.0.0.1:$port" "datagram 你好")
 	sntp=$("${emu[@]}" "$bin" time --timeout 20s "127.0.0.1:$nport" | grep '^stratum' || true)
 	text=$("${emu[@]}" "$bin" time --timeout 20s --format '%Y 年' "127.0.0.1:$tport" || true)
+	head -c 3000000 /dev/urandom >"$dir/src.bin"
+	"${emu[@]}" "$bin" send "127.0.0.1:$fport" "$dir/src.bin" >/dev/null || true
 	kill -TERM "$pid"
 	local rc=0
 	wait "$pid" || rc=$?
-	rm -f "$log"
+	local same=no
+	cmp -s "$dir/src.bin" "$dir/in/src.bin" && same=yes
+	rm -rf "$log" "$dir"
 	[ "$tcp" = "HELLO FROM ${name^^}" ] || { echo "qemu-smoke: $name: tcp reply '$tcp'" >&2; return 1; }
 	[ "$udp" = "DATAGRAM 你好" ] || { echo "qemu-smoke: $name: udp reply '$udp'" >&2; return 1; }
 	[[ $sntp == "stratum    10" || $sntp == "stratum    3" ]] || { echo "qemu-smoke: $name: sntp '$sntp'" >&2; return 1; }
 	[ "$text" = "$(date +%Y) 年" ] || { echo "qemu-smoke: $name: text time '$text'" >&2; return 1; }
+	[ "$same" = yes ] || { echo "qemu-smoke: $name: the uploaded file did not arrive intact" >&2; return 1; }
 	[ "$rc" = 0 ] || { echo "qemu-smoke: $name: exit status $rc after SIGTERM" >&2; return 1; }
-	echo "qemu-smoke: $name: echo over tcp and udp, sntp ($sntp), text time ok, clean stop"
+	echo "qemu-smoke: $name: echo over tcp and udp, sntp ($sntp), text time, a verified 3 MB upload, clean stop"
 }
 
 run_one armv6 qemu-arm-static -cpu arm1176

@@ -43,6 +43,10 @@ type Server struct {
 	// IdleTimeout cuts a sender whose body stalls this long (a slowloris);
 	// default DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// PartialTTL is how long an interrupted resumable upload is kept;
+	// default DefaultPartialTTL. Expired ones are removed at start-up and
+	// then every hour.
+	PartialTTL time.Duration
 	// OnFile, if set, is told of each file published. It runs on the
 	// connection's goroutine and must not block.
 	OnFile func(Received)
@@ -102,7 +106,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.busy, s.perSource, s.conns = map[string]bool{}, map[netip.Addr]int{}, map[net.Conn]struct{}{}
 	s.mu.Unlock()
 	var wg sync.WaitGroup
+	expireCtx, stopExpiring := context.WithCancel(ctx)
+	wg.Go(func() { s.expirePartials(expireCtx) })
 	defer func() {
+		stopExpiring()
 		s.mu.Lock()
 		for c := range s.conns {
 			c.Close()
@@ -190,4 +197,23 @@ func (s *Server) unclaim(name string) {
 	s.mu.Lock()
 	delete(s.busy, name)
 	s.mu.Unlock()
+}
+
+// expirePartials removes abandoned partial uploads every hour until ctx
+// ends, so a long-running agent does not keep them for ever.
+func (s *Server) expirePartials(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.Store.Expire(orDefault(s.PartialTTL, DefaultPartialTTL)); err != nil {
+				s.logger().Warn("expiring partial uploads", "err", err)
+			} else if n > 0 {
+				s.logger().Info("expired partial uploads", "count", n)
+			}
+		}
+	}
 }
