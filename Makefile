@@ -15,7 +15,7 @@ TEST_DEPS := python3:python3 \
 	chronyd:chrony ntpdig:ntpsec-ntpdig ip:iproute2 unshare:util-linux \
 	/usr/share/zoneinfo/Europe/Berlin:tzdata
 
-.PHONY: all build run test deps fuzz lint bench bench-go bench-echo bench-time cross readme-config clean
+.PHONY: all build run test deps fuzz lint bench bench-go bench-echo bench-time bench-file cross readme-config clean
 
 all: build
 
@@ -41,7 +41,7 @@ lint:
 	go vet ./...
 	go run $(STATICCHECK) ./...
 
-bench: bench-go bench-echo bench-time
+bench: bench-go bench-echo bench-time bench-file
 
 bench-go:
 	go test -run '^$$' -bench . -benchmem -count 6 ./... | tee dist/bench-go.txt
@@ -51,6 +51,9 @@ bench-echo: build
 
 bench-time: build
 	scripts/bench-time.sh
+
+bench-file: build
+	scripts/bench-file.sh
 
 cross:
 	GOOS=linux GOARCH=arm GOARM=6 $(GOBUILD) -o dist/edge-agent-linux-armv6 $(MAIN)
