@@ -18,12 +18,16 @@ const batchSize = 32
 // longer datagram is cut (MSG_TRUNC) without harm.
 const slotSize = 512
 
-// mmsghdr is struct mmsghdr: a msghdr and the length the kernel filled in,
-// padded to pointer alignment (no padding on 32-bit ARM).
+// mmsghdr is struct mmsghdr: a msghdr and the unsigned int length the
+// kernel fills in, padded to pointer alignment. The length is declared
+// pointer-sized so that the padding comes out right everywhere: a
+// zero-length padding array at the end would itself make Go pad the struct
+// on 32-bit ARM, and recvmmsg would then read every entry after the first
+// at the wrong place. The kernel writes the low 32 bits (all targets are
+// little-endian) and reset clears the rest.
 type mmsghdr struct {
 	hdr unix.Msghdr
-	len uint32
-	_   [unsafe.Sizeof(uintptr(0)) - 4]byte
+	len uintptr
 }
 
 // batch is the memory for one recvmmsg and one sendmmsg, allocated once
@@ -65,7 +69,7 @@ func (b *batch) reset() {
 		h.Namelen = unix.SizeofSockaddrInet6
 		h.SetControllen(len(b.oob[i]))
 		h.Flags = 0
-		b.in[i].len = 0
+		b.in[i].len = 0 // the kernel sets only the low 32 bits
 	}
 }
 

@@ -79,7 +79,7 @@ func (s *Server) answerBatch(fd int, r *responder, b *batch, n int) {
 			s.stats.userStamps.Add(1)
 			rx = now
 		}
-		size := min(int(b.in[i].len), slotSize)
+		size := min(int(uint32(b.in[i].len)), slotSize)
 		if r.answer(b.bufs[i][:size], b.sourceOf(i), rx, b.reply[i][:]) {
 			b.prepareReply(replies, i)
 			replies++
