@@ -1,10 +1,8 @@
 package echo
 
 import (
-	"context"
 	"net"
 	"testing"
-	"time"
 
 	"edge-agent/transport/testenv"
 )
@@ -19,39 +17,13 @@ func implementations(t *testing.T, f func(t *testing.T, portable bool)) {
 	t.Run("portable", func(t *testing.T) { f(t, true) })
 }
 
-// startTCP serves s on a loopback port until the test ends and checks that
-// Serve returns promptly and cleanly then.
+// startTCP serves s on a loopback port until the test ends.
 func startTCP(t *testing.T, s *Server, portable bool) (addr string, stop func()) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var l net.Listener = ln
 	if portable {
-		l = plainListener{ln}
+		return testenv.ServeTCP(t, s.Serve, func(l net.Listener) net.Listener { return plainListener{l} })
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, l) }()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("Serve did not return within 5s of cancel")
-		}
-	}
-	t.Cleanup(stop)
-	return ln.Addr().String(), stop
+	return testenv.ServeTCP(t, s.Serve)
 }
 
 // startUDP serves s on a loopback port until the test ends.

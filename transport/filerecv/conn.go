@@ -287,10 +287,6 @@ func (s *Server) linger(c net.Conn) {
 	}
 }
 
-// writerOnly hides ReadFrom, so io.CopyBuffer uses the pooled buffer
-// instead of growing one of its own.
-type writerOnly struct{ io.Writer }
-
 func storeError(err error) *Error {
 	if isNoSpace(err) {
 		return errorf(CodeNoSpace, "the file system is full")

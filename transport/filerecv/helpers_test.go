@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -34,25 +33,8 @@ func start(t *testing.T, s *Server) *testServer {
 		s.Store = st
 		t.Cleanup(func() { st.Close() })
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("Serve did not return within 5s of cancel")
-		}
-	})
-	return &testServer{Server: s, addr: ln.Addr().String(), dir: s.Store.Dir()}
+	addr, _ := testenv.ServeTCP(t, s.Serve)
+	return &testServer{Server: s, addr: addr, dir: s.Store.Dir()}
 }
 
 func (ts *testServer) counter(name string) func() uint64 {
@@ -126,4 +108,3 @@ func (ts *testServer) mustServe(t *testing.T) {
 	}
 }
 
-var _ = testenv.WaitFor
