@@ -13,7 +13,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_DEPS := python3:python3 \
 	/usr/lib/python3/dist-packages/ntplib.py:python3-ntplib \
 	chronyd:chrony ntpdig:ntpsec-ntpdig ip:iproute2 unshare:util-linux \
-	/usr/share/zoneinfo/Europe/Berlin:tzdata
+	/usr/share/zoneinfo/Europe/Berlin:tzdata mosquitto:mosquitto
 
 .PHONY: all build run test deps fuzz lint bench bench-go bench-echo bench-time bench-file cross readme-config clean
 

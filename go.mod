@@ -9,7 +9,13 @@ require (
 
 require (
 	github.com/beevik/ntp v1.6.0
+	github.com/eclipse/paho.mqtt.golang v1.5.1
 	github.com/kelseyhightower/envconfig v1.4.0
+	github.com/mochi-mqtt/server/v2 v2.7.9
 )
 
-require golang.org/x/net v0.59.0 // indirect
+require (
+	github.com/gorilla/websocket v1.5.3 // indirect
+	github.com/rs/xid v1.4.0 // indirect
+	golang.org/x/net v0.59.0 // indirect
+)

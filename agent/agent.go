@@ -56,6 +56,7 @@ func New(cfg Config, log *slog.Logger) *Agent {
 	}
 	a := &Agent{cfg: cfg, log: log}
 	a.services = []*service{a.echoService(), a.ntpService(), a.timeService(), a.fileService()}
+	a.services = append(a.services, a.mqttServices()...)
 	return a
 }
 

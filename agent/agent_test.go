@@ -24,6 +24,7 @@ func testConfig(t *testing.T) Config {
 		Echo: EchoConfig{Addr: "127.0.0.1:0", MaxConns: 100, IdleTimeout: time.Minute},
 		NTP:  NTPConfig{Addr: "127.0.0.1:0", Stratum: 3, FallbackStratum: 10},
 		Time: TimeConfig{Addr: "127.0.0.1:0"},
+		MQTT: MQTTConfig{URL: Off},
 	}
 }
 
@@ -104,7 +105,7 @@ func TestRunServesEchoOverTCPAndUDPAndStops(t *testing.T) {
 
 func TestRunWithEveryServiceOff(t *testing.T) {
 	c := testConfig(t)
-	c.Echo.Addr, c.NTP.Addr, c.Time.Addr, c.File.Addr = Off, Off, Off, Off
+	c.Echo.Addr, c.NTP.Addr, c.Time.Addr, c.File.Addr, c.MQTT.URL = Off, Off, Off, Off, Off
 	a := New(c, nil)
 	stop := start(t, a)
 	for _, s := range a.Status().Services {

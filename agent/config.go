@@ -32,6 +32,10 @@ type Config struct {
 	NTP  NTPConfig
 	Time TimeConfig
 	File FileConfig
+	MQTT MQTTConfig
+	// DeviceID names the device on MQTT; empty means the hostname, cut
+	// down to [a-zA-Z0-9_-].
+	DeviceID string `split_words:"true" desc:"device id in MQTT topics and Home Assistant" accepts:"letters, digits, _ and -; empty = the hostname" optional:"true"`
 }
 
 // LogConfig sets up the process logger.
@@ -76,6 +80,20 @@ type FileConfig struct {
 	HeaderTimeout     time.Duration `split_words:"true" default:"30s" desc:"time allowed for a complete header, from the connection or the end of the previous file"`
 	IdleTimeout       time.Duration `split_words:"true" default:"60s" desc:"cut a sender whose body stalls this long"`
 	PartialTTL        time.Duration `split_words:"true" default:"24h" desc:"how long an interrupted resumable upload is kept for its sender to continue"`
+}
+
+// MQTTConfig configures the status bridge and the embedded broker.
+type MQTTConfig struct {
+	URL             string        `desc:"broker URLs, comma-separated for failover (tcp://, ssl://, ws://, wss://); empty = the embedded broker; off = no MQTT" accepts:"URLs, empty or off" optional:"true"`
+	Username        string        `desc:"user name for the broker" accepts:"text" optional:"true"`
+	PasswordFile    string        `split_words:"true" desc:"file holding the broker password (kept out of the environment)" accepts:"a file path" optional:"true"`
+	CAFile          string        `split_words:"true" desc:"PEM CA certificates for ssl:// and wss:// brokers; empty = the system's" accepts:"a file path" optional:"true"`
+	CertFile        string        `split_words:"true" desc:"PEM client certificate, with EDGE_MQTT_KEY_FILE" accepts:"a file path" optional:"true"`
+	KeyFile         string        `split_words:"true" desc:"PEM private key of the client certificate" accepts:"a file path" optional:"true"`
+	Prefix          string        `default:"edge" desc:"first level of every topic: PREFIX/DEVICE_ID/..." accepts:"an MQTT topic level"`
+	DiscoveryPrefix string        `split_words:"true" default:"homeassistant" desc:"Home Assistant discovery prefix; off = no discovery" accepts:"an MQTT topic level, or off"`
+	Interval        time.Duration `default:"30s" desc:"how often the state is published"`
+	EmbeddedAddr    string        `split_words:"true" default:"127.0.0.1:1883" desc:"address of the embedded broker, used when EDGE_MQTT_URL is empty; it allows anonymous clients, so keep it on loopback unless the LAN is trusted"`
 }
 
 // Load reads the configuration from the environment and validates it.

@@ -35,6 +35,7 @@ func TestLoadDefaults(t *testing.T) {
 		Time: TimeConfig{Addr: ":8080", RateLimit: 10},
 		File: FileConfig{Addr: ":8080", Dir: "received", MaxSize: 1 << 30, MinFree: 64 << 20, MaxConns: 32, MaxConnsPerSource: 4,
 			HeaderTimeout: 30 * time.Second, IdleTimeout: time.Minute, PartialTTL: 24 * time.Hour},
+		MQTT: MQTTConfig{Prefix: "edge", DiscoveryPrefix: "homeassistant", Interval: 30 * time.Second, EmbeddedAddr: "127.0.0.1:1883"},
 	}
 	if c != want {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -67,6 +68,13 @@ func TestLoadReadsVariables(t *testing.T) {
 	t.Setenv("EDGE_FILE_HEADER_TIMEOUT", "5s")
 	t.Setenv("EDGE_FILE_IDLE_TIMEOUT", "2m")
 	t.Setenv("EDGE_FILE_PARTIAL_TTL", "1h")
+	t.Setenv("EDGE_MQTT_URL", "tcp://10.0.0.2:1883,ssl://b:8883")
+	t.Setenv("EDGE_MQTT_USERNAME", "u")
+	t.Setenv("EDGE_MQTT_PASSWORD_FILE", "/etc/pw")
+	t.Setenv("EDGE_MQTT_PREFIX", "lab")
+	t.Setenv("EDGE_MQTT_DISCOVERY_PREFIX", "off")
+	t.Setenv("EDGE_MQTT_INTERVAL", "1m")
+	t.Setenv("EDGE_DEVICE_ID", "pi-7")
 	// Bare names must not leak in (envconfig's fallback for tagged fields).
 	t.Setenv("MODE", "upper")
 	t.Setenv("LEVEL", "error")
@@ -81,6 +89,9 @@ func TestLoadReadsVariables(t *testing.T) {
 		Time: TimeConfig{Addr: "[::1]:8080"},
 		File: FileConfig{Addr: "127.0.0.1:9", Dir: "/var/lib/edge-agent/received", MaxSize: 2 << 30, MinFree: 100e6, MaxConns: 5, MaxConnsPerSource: 2,
 			Token: "s3cret", HeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute, PartialTTL: time.Hour},
+		MQTT: MQTTConfig{URL: "tcp://10.0.0.2:1883,ssl://b:8883", Username: "u", PasswordFile: "/etc/pw", Prefix: "lab",
+			DiscoveryPrefix: "off", Interval: time.Minute, EmbeddedAddr: "127.0.0.1:1883"},
+		DeviceID: "pi-7",
 	}
 	if c != want {
 		t.Fatalf("got %+v\nwant %+v", c, want)
@@ -133,6 +144,15 @@ func TestLoadRejectsWithActionableMessage(t *testing.T) {
 		{"EDGE_FILE_HEADER_TIMEOUT", "0s", "positive duration"},
 		{"EDGE_FILE_IDLE_TIMEOUT", "soon", "duration"},
 		{"EDGE_FILE_PARTIAL_TTL", "-1h", "positive duration"},
+		{"EDGE_MQTT_URL", "broker:1883", "tcp://"},
+		{"EDGE_MQTT_URL", "http://broker", "scheme"},
+		{"EDGE_MQTT_EMBEDDED_ADDR", "1883", "127.0.0.1:1883"},
+		{"EDGE_MQTT_PREFIX", "a/b", "topic level"},
+		{"EDGE_MQTT_PREFIX", "#", "topic level"},
+		{"EDGE_MQTT_DISCOVERY_PREFIX", "ha+", "topic level"},
+		{"EDGE_MQTT_INTERVAL", "100ms", "at least 1s"},
+		{"EDGE_MQTT_KEY_FILE", "/k.pem", "EDGE_MQTT_CERT_FILE"},
+		{"EDGE_DEVICE_ID", "pi 7", "letters, digits"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			clearEnv(t)
@@ -187,7 +207,7 @@ func TestVariablesDescribeEveryField(t *testing.T) {
 		if v.Meaning == "" || v.Accepts == "" {
 			t.Errorf("%s has no meaning or accepted values", v.Name)
 		}
-		if v.Default == "" && !v.Secret {
+		if v.Default == "" && !v.Secret && !v.Optional {
 			t.Errorf("%s has no default", v.Name)
 		}
 		if v.Name == "EDGE_ECHO_MODE" && v.Value != "plain" {

@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"net"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,6 +66,35 @@ func (c Config) Validate() error {
 			bad(name, formatDuration(v), "a positive duration such as 30s or 5m")
 		}
 	}
+	m := c.MQTT
+	if m.URL != Off && m.URL != "" {
+		for _, u := range strings.Split(m.URL, ",") {
+			if err := checkBrokerURL(strings.TrimSpace(u)); err != nil {
+				bad("MQTT_URL", m.URL, err.Error())
+				break
+			}
+		}
+	}
+	if m.URL == "" {
+		if err := checkAddr(m.EmbeddedAddr); err != nil || m.EmbeddedAddr == Off {
+			bad("MQTT_EMBEDDED_ADDR", m.EmbeddedAddr, "host:port for the embedded broker, e.g. 127.0.0.1:1883 (to turn MQTT off set EDGE_MQTT_URL=off)")
+		}
+	}
+	if !validTopicLevel(m.Prefix) {
+		bad("MQTT_PREFIX", m.Prefix, "one MQTT topic level: no /, + or #, not empty")
+	}
+	if m.DiscoveryPrefix != Off && !validTopicLevel(m.DiscoveryPrefix) {
+		bad("MQTT_DISCOVERY_PREFIX", m.DiscoveryPrefix, "one MQTT topic level (no /, + or #), or off")
+	}
+	if m.Interval < time.Second {
+		bad("MQTT_INTERVAL", formatDuration(m.Interval), "a duration of at least 1s")
+	}
+	if (m.CertFile == "") != (m.KeyFile == "") {
+		bad("MQTT_KEY_FILE", m.KeyFile, "set together with EDGE_MQTT_CERT_FILE, or both empty")
+	}
+	if c.DeviceID != "" && strings.Trim(c.DeviceID, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
+		bad("DEVICE_ID", c.DeviceID, "letters, digits, _ and - only, or empty for the hostname")
+	}
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
 }
@@ -88,4 +118,21 @@ func checkAddr(addr string) error {
 		}
 	}
 	return nil
+}
+
+// checkBrokerURL accepts what the MQTT client can dial.
+func checkBrokerURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return errors.New("broker URLs such as tcp://192.168.1.2:1883, ssl://broker:8883 or ws://broker/mqtt, comma-separated; empty for the embedded broker; off")
+	}
+	switch u.Scheme {
+	case "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss":
+		return nil
+	}
+	return errors.New("a URL scheme of tcp, mqtt, ssl, tls, mqtts, ws or wss")
+}
+
+func validTopicLevel(s string) bool {
+	return s != "" && !strings.ContainsAny(s, "/+#\x00")
 }

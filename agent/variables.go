@@ -22,6 +22,8 @@ type Variable struct {
 	Meaning string
 	Accepts string
 	Secret  bool
+	// Optional marks a variable whose empty default means something.
+	Optional bool
 }
 
 // Variables lists every variable of c in declaration order. Names are
@@ -35,11 +37,12 @@ func Variables(c Config) []Variable {
 	var vars []Variable
 	walkLeaves(reflect.ValueOf(c), func(f reflect.StructField, v reflect.Value) {
 		vars = append(vars, Variable{
-			Default: f.Tag.Get("default"),
-			Value:   formatValue(v),
-			Meaning: f.Tag.Get("desc"),
-			Accepts: accepts(f),
-			Secret:  f.Tag.Get("secret") == "true",
+			Default:  f.Tag.Get("default"),
+			Value:    formatValue(v),
+			Meaning:  f.Tag.Get("desc"),
+			Accepts:  accepts(f),
+			Secret:   f.Tag.Get("secret") == "true",
+			Optional: f.Tag.Get("optional") == "true" || f.Tag.Get("secret") == "true",
 		})
 	})
 	if len(names) != len(vars) {

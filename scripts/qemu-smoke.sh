@@ -32,7 +32,7 @@ print(*[s.getsockname()[1] for s in ss])')
 	log=$(mktemp)
 	dir=$(mktemp -d)
 	EDGE_ECHO_ADDR=127.0.0.1:$port EDGE_NTP_ADDR=127.0.0.1:$nport EDGE_NTP_FALLBACK_STRATUM=10 \
-		EDGE_TIME_ADDR=127.0.0.1:$tport EDGE_FILE_ADDR=127.0.0.1:$fport EDGE_FILE_DIR="$dir/in" \
+		EDGE_TIME_ADDR=127.0.0.1:$tport EDGE_FILE_ADDR=127.0.0.1:$fport EDGE_FILE_DIR="$dir/in" EDGE_MQTT_URL=off \
 		"${emu[@]}" "$bin" run 2>"$log" &
 	pid=$!
 	local deadline=$((SECONDS + 30))

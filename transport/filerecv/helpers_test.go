@@ -107,4 +107,3 @@ func (ts *testServer) mustServe(t *testing.T) {
 		t.Fatalf("the next upload stored %d bytes, %v", len(got), err)
 	}
 }
-

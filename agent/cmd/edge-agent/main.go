@@ -32,6 +32,9 @@ Usage:
   edge-agent send [--legacy] [--as NAME] [--resume] [--token T] HOST[:PORT] FILE...
                                     upload files to a receiver (port 8080), verified with
                                     SHA-256 and acknowledged; a progress bar on a terminal
+  edge-agent fleet [--broker URL] [--prefix P] [--json] [--watch]
+                                    list every device on an MQTT broker: online or not,
+                                    version, uptime, IP, CPU temperature, last state
   edge-agent help                   this text
 `
 
@@ -68,6 +71,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return timeClient(args, stdout, stderr)
 	case "send":
 		return sendClient(args, stdout, stderr)
+	case "fleet":
+		return fleetCommand(args, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -45,9 +45,9 @@ func command(ctx context.Context, env []string, args ...string) *exec.Cmd {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	// The file receiver would bind :8080 and create ./received: tests
-	// that want it say so.
-	cmd.Env = append(cmd.Env, "EDGE_FILE_ADDR=off")
+	// The file receiver would bind :8080 and create ./received, the
+	// embedded broker bind 1883: tests that want them say so.
+	cmd.Env = append(cmd.Env, "EDGE_FILE_ADDR=off", "EDGE_MQTT_URL=off")
 	cmd.Env = append(cmd.Env, env...)
 	return cmd
 }

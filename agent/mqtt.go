@@ -1,0 +1,233 @@
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"edge-agent/agent/health"
+	"edge-agent/transport/mqtt/bridge"
+	"edge-agent/transport/mqtt/broker"
+)
+
+// mqttServices returns the embedded broker (when no URL is configured) and
+// the status bridge, in the order they must start.
+func (a *Agent) mqttServices() []*service {
+	c := a.cfg.MQTT
+	if c.URL == Off {
+		return []*service{{name: "mqtt", envVar: Prefix + "_MQTT_URL", addr: Off}}
+	}
+	var out []*service
+	brokers := splitURLs(c.URL)
+	var embeddedURL string
+	if c.URL == "" {
+		b := &broker.Server{Logger: a.log.With("service", "mqtt-broker")}
+		out = append(out, &service{
+			name: "mqtt-broker", envVar: Prefix + "_MQTT_EMBEDDED_ADDR", addr: c.EmbeddedAddr, counters: b,
+			bind: func(addr string) (string, func(context.Context) error, error) {
+				ln, err := net.Listen("tcp", addr)
+				if err != nil {
+					return "", nil, fmt.Errorf("tcp: %w", unwrapOp(err))
+				}
+				embeddedURL = "tcp://" + ln.Addr().String()
+				return ln.Addr().String(), func(ctx context.Context) error { return b.Serve(ctx, ln) }, nil
+			},
+		})
+	}
+	src := &mqttSource{a: a, health: &health.Collector{DiskPath: a.cfg.File.Dir}}
+	bs := &bridgeService{}
+	out = append(out, &service{
+		name: "mqtt", envVar: Prefix + "_MQTT_URL", addr: strings.Join(brokers, ","), counters: bs,
+		bind: func(string) (string, func(context.Context) error, error) {
+			cfg, err := a.bridgeConfig(brokers, embeddedURL)
+			if err != nil {
+				return "", nil, err
+			}
+			br, err := bridge.New(cfg, src)
+			if err != nil {
+				return "", nil, err
+			}
+			bs.b = br
+			return strings.Join(cfg.Brokers, ","), br.Run, nil
+		},
+	})
+	if c.URL == "" {
+		out[len(out)-1].addr = "embedded"
+	}
+	return out
+}
+
+// bridgeService lets the status model read the bridge's counters before
+// it exists (a zero map) and after.
+type bridgeService struct{ b *bridge.Bridge }
+
+func (s *bridgeService) Counters() map[string]uint64 {
+	if s.b == nil {
+		return map[string]uint64{}
+	}
+	return s.b.Counters()
+}
+
+func splitURLs(s string) []string {
+	var out []string
+	for _, u := range strings.Split(s, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// bridgeConfig reads the secrets and certificates the bridge needs; a
+// problem is reported at start-up like a port that cannot be bound.
+func (a *Agent) bridgeConfig(brokers []string, embedded string) (bridge.Config, error) {
+	c := a.cfg.MQTT
+	if embedded != "" {
+		brokers = []string{embedded}
+	}
+	cfg := bridge.Config{
+		Brokers: brokers, Username: c.Username, Prefix: c.Prefix, DeviceID: a.deviceID(),
+		DiscoveryPrefix: c.DiscoveryPrefix, Interval: c.Interval,
+		Commands: map[string]bridge.Command{"services": func([]byte) (any, error) { return a.Status().Services, nil }},
+		Logger:   a.log.With("service", "mqtt"),
+	}
+	if c.PasswordFile != "" {
+		pw, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			return cfg, &BindError{Service: "mqtt", Action: "read", Addr: c.PasswordFile, Var: Prefix + "_MQTT_PASSWORD_FILE", Err: err}
+		}
+		cfg.Password = strings.TrimRight(string(pw), "\r\n")
+	}
+	if c.CAFile != "" || c.CertFile != "" {
+		t := &tls.Config{MinVersion: tls.VersionTLS12}
+		if c.CAFile != "" {
+			pem, err := os.ReadFile(c.CAFile)
+			if err != nil {
+				return cfg, &BindError{Service: "mqtt", Action: "read", Addr: c.CAFile, Var: Prefix + "_MQTT_CA_FILE", Err: err}
+			}
+			t.RootCAs = x509.NewCertPool()
+			if !t.RootCAs.AppendCertsFromPEM(pem) {
+				return cfg, &BindError{Service: "mqtt", Action: "use", Addr: c.CAFile, Var: Prefix + "_MQTT_CA_FILE", Err: errors.New("no PEM certificate in it")}
+			}
+		}
+		if c.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+			if err != nil {
+				return cfg, &BindError{Service: "mqtt", Action: "use", Addr: c.CertFile, Var: Prefix + "_MQTT_CERT_FILE", Err: err}
+			}
+			t.Certificates = []tls.Certificate{cert}
+		}
+		cfg.TLS = t
+	}
+	return cfg, nil
+}
+
+// deviceID is EDGE_DEVICE_ID, or the hostname made fit for topics.
+func (a *Agent) deviceID() string {
+	if a.cfg.DeviceID != "" {
+		return a.cfg.DeviceID
+	}
+	host, _ := os.Hostname()
+	return bridge.SanitizeID(host)
+}
+
+// mqttSource is what the bridge publishes: the status model and the
+// device's health.
+type mqttSource struct {
+	a      *Agent
+	health *health.Collector
+}
+
+// stateDoc is the retained state message.
+type stateDoc struct {
+	Time         time.Time `json:"time"`
+	DeviceID     string    `json:"device_id"`
+	Version      string    `json:"version"`
+	AgentUptimeS float64   `json:"agent_uptime_s"`
+	health.Snapshot
+	Services map[string]serviceState `json:"services"`
+}
+
+type serviceState struct {
+	Addr     string            `json:"addr"`
+	Counters map[string]uint64 `json:"counters,omitempty"`
+}
+
+func (m *mqttSource) State() any {
+	st := m.a.Status()
+	snap, err := m.health.Collect()
+	if err != nil {
+		m.a.log.Warn("reading the device's health", "err", err)
+	}
+	doc := stateDoc{
+		Time: time.Now().UTC(), DeviceID: m.a.deviceID(), Version: st.Version,
+		AgentUptimeS: st.Uptime.Seconds(), Snapshot: snap, Services: map[string]serviceState{},
+	}
+	for _, s := range st.Services {
+		doc.Services[s.Name] = serviceState{Addr: s.Addr, Counters: s.Counters}
+	}
+	return doc
+}
+
+func (m *mqttSource) Events(after uint64) ([]bridge.Event, uint64) {
+	events, next := m.a.Events(after)
+	out := make([]bridge.Event, len(events))
+	for i, e := range events {
+		out[i] = bridge.Event{Time: e.Time, Kind: e.Kind, Data: e.Data}
+	}
+	return out, next
+}
+
+func (m *mqttSource) DeviceInfo() bridge.DeviceInfo {
+	b := Build()
+	model := b.OS + "/" + b.Arch
+	if snap, err := m.health.Collect(); err == nil && snap.Board != "" {
+		model = snap.Board
+	}
+	return bridge.DeviceInfo{Model: model, SWVersion: b.Version}
+}
+
+// Sensors are the values Home Assistant shows: the device's health and a
+// counter or two of each service that is on.
+func (m *mqttSource) Sensors() []bridge.Sensor {
+	s := []bridge.Sensor{
+		{Key: "uptime", Name: "Uptime", Template: "{{ value_json.uptime_s | int }}", Unit: "s", DeviceClass: "duration", StateClass: "measurement"},
+		{Key: "load_1", Name: "Load (1 min)", Template: "{{ value_json.load_1 }}", StateClass: "measurement", Icon: "mdi:gauge"},
+		{Key: "mem_used", Name: "Memory used", Template: "{{ value_json.mem_used_percent | round(1) }}", Unit: "%", StateClass: "measurement", Icon: "mdi:memory"},
+		{Key: "clock_synchronised", Name: "Clock synchronised", Template: "{{ 'yes' if value_json.clock.synchronised else 'no' }}", Icon: "mdi:clock-check"},
+	}
+	snap, _ := m.health.Collect()
+	if snap.CPUTempC != nil {
+		s = append(s, bridge.Sensor{Key: "cpu_temp", Name: "CPU temperature", Template: "{{ value_json.cpu_temp_c }}", Unit: "°C", DeviceClass: "temperature", StateClass: "measurement"})
+	}
+	if snap.Disk != nil {
+		s = append(s, bridge.Sensor{Key: "disk_used", Name: "Disk used", Template: "{{ value_json.disk.used_percent | round(1) }}", Unit: "%", StateClass: "measurement", Icon: "mdi:harddisk"})
+	}
+	if snap.Throttled != nil {
+		s = append(s, bridge.Sensor{Key: "under_voltage", Name: "Under-voltage", Template: "{{ 'yes' if value_json.throttled.under_voltage_now else 'no' }}", Icon: "mdi:flash-alert"})
+	}
+	per := map[string]bridge.Sensor{
+		"echo": {Key: "echo_conns", Name: "Echo connections", Template: "{{ value_json.services.echo.counters.conns_active }}", StateClass: "measurement"},
+		"ntp":  {Key: "ntp_replies", Name: "SNTP replies", Template: "{{ value_json.services.ntp.counters.replies }}", StateClass: "total_increasing"},
+		"time": {Key: "time_replies", Name: "Text time replies", Template: "{{ value_json.services.time.counters.replies }}", StateClass: "total_increasing"},
+		"file": {Key: "files_received", Name: "Files received", Template: "{{ value_json.services.file.counters.files }}", StateClass: "total_increasing", Icon: "mdi:file-download"},
+	}
+	var on []string
+	for _, svc := range m.a.Status().Services {
+		if _, ok := per[svc.Name]; ok && svc.Addr != Off {
+			on = append(on, svc.Name)
+		}
+	}
+	sort.Strings(on)
+	for _, name := range on {
+		s = append(s, per[name])
+	}
+	return s
+}

@@ -1,0 +1,297 @@
+package bridge
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// Defaults used where a Config field is empty.
+const (
+	DefaultPrefix          = "edge"
+	DefaultDiscoveryPrefix = "homeassistant"
+	DefaultInterval        = 30 * time.Second
+)
+
+// Config says where and how to publish.
+type Config struct {
+	// Brokers are tried in turn: tcp://, ssl://, ws:// or wss:// URLs.
+	Brokers  []string
+	Username string
+	Password string
+	// TLS configures ssl:// and wss:// connections; nil uses the system roots.
+	TLS *tls.Config
+	// Prefix starts every topic of the device; default DefaultPrefix.
+	Prefix string
+	// DeviceID names the device in topics and Home Assistant; required.
+	DeviceID string
+	// DiscoveryPrefix is Home Assistant's; default DefaultDiscoveryPrefix,
+	// "off" sends no discovery.
+	DiscoveryPrefix string
+	// Interval is how often the state is published; default DefaultInterval.
+	Interval time.Duration
+	// Commands are answered besides the built-in ping and refresh.
+	Commands map[string]Command
+	// Logger gets connection changes and errors, never a line per message.
+	Logger *slog.Logger
+}
+
+// Command answers cmd/<name> with a JSON-able result.
+type Command func(payload []byte) (any, error)
+
+// Event is something to publish once, under events/<Kind>.
+type Event struct {
+	Time time.Time `json:"time"`
+	Kind string    `json:"kind"`
+	Data any       `json:"data"`
+}
+
+// Source is what the bridge reads from the agent.
+type Source interface {
+	// State returns the current state document.
+	State() any
+	// Events returns the events recorded after the first `after` and the
+	// count to ask from next time.
+	Events(after uint64) ([]Event, uint64)
+	// Sensors lists what Home Assistant should show.
+	Sensors() []Sensor
+}
+
+// Bridge publishes one device's status. Create with New, run with Run.
+type Bridge struct {
+	cfg    Config
+	src    Source
+	log    *slog.Logger
+	topics topics
+
+	connected chan struct{} // a new connection wants online, discovery and state
+	haOnline  chan struct{}
+	cmds      chan message
+	retained  chan string     // discovery keys the broker holds for this device
+	announced map[string]bool // discovery keys sent on this run, owned by Run
+	pending   map[string]bool // retained keys seen before the first announcement
+
+	stats struct {
+		connects, publishes, skipped, commands, dropped atomic.Uint64
+		connected                                       atomic.Bool
+	}
+}
+
+type message struct {
+	topic   string
+	payload []byte
+}
+
+// ErrNoDevice is returned by New without a device id.
+var ErrNoDevice = errors.New("bridge: Config.DeviceID is empty")
+
+// New checks cfg and fills its defaults.
+func New(cfg Config, src Source) (*Bridge, error) {
+	if cfg.DeviceID == "" {
+		return nil, ErrNoDevice
+	}
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("bridge: no broker URL")
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultPrefix
+	}
+	if cfg.DiscoveryPrefix == "" {
+		cfg.DiscoveryPrefix = DefaultDiscoveryPrefix
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Bridge{
+		cfg: cfg, src: src, log: log,
+		topics:    topics{base: cfg.Prefix + "/" + cfg.DeviceID, discovery: cfg.DiscoveryPrefix},
+		connected: make(chan struct{}, 1),
+		haOnline:  make(chan struct{}, 1),
+		cmds:      make(chan message, 16),
+		retained:  make(chan string, 64),
+	}, nil
+}
+
+// Counters returns the bridge's counters.
+func (b *Bridge) Counters() map[string]uint64 {
+	var up uint64
+	if b.stats.connected.Load() {
+		up = 1
+	}
+	return map[string]uint64{
+		"connected":        up,
+		"connects":         b.stats.connects.Load(),
+		"publishes":        b.stats.publishes.Load(),
+		"skipped_offline":  b.stats.skipped.Load(),
+		"commands":         b.stats.commands.Load(),
+		"commands_dropped": b.stats.dropped.Load(),
+	}
+}
+
+// signal wakes the run loop without ever blocking a paho goroutine.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+func (b *Bridge) options() *paho.ClientOptions {
+	o := paho.NewClientOptions()
+	for _, u := range b.cfg.Brokers {
+		o.AddBroker(u)
+	}
+	o.SetClientID("edge-agent-" + b.cfg.DeviceID)
+	o.SetUsername(b.cfg.Username)
+	o.SetPassword(b.cfg.Password)
+	if b.cfg.TLS != nil {
+		o.SetTLSConfig(b.cfg.TLS)
+	}
+	// Handlers run on their own goroutines and only queue work; order
+	// between messages does not matter to any of them.
+	o.SetOrderMatters(false)
+	o.SetCleanSession(true)
+	o.SetKeepAlive(30 * time.Second)
+	o.SetPingTimeout(10 * time.Second)
+	o.SetConnectTimeout(10 * time.Second)
+	o.SetConnectRetry(true)
+	o.SetConnectRetryInterval(2 * time.Second)
+	o.SetAutoReconnect(true)
+	o.SetMaxReconnectInterval(30 * time.Second)
+	o.SetWill(b.topics.availability(), "offline", 1, true)
+	o.SetOnConnectHandler(func(c paho.Client) {
+		b.stats.connects.Add(1)
+		b.stats.connected.Store(true)
+		b.log.Info("connected to the broker")
+		// Subscriptions do not survive a clean session: redo them on
+		// every connection.
+		c.Subscribe(b.topics.commands(), 1, b.onCommand).WaitTimeout(5 * time.Second)
+		if b.cfg.DiscoveryPrefix != "off" {
+			c.Subscribe(b.topics.haStatus(), 1, b.onHAStatus).WaitTimeout(5 * time.Second)
+			// Configs retained from an earlier run tell which sensors
+			// may have to be removed.
+			c.Subscribe(b.discoveryTopic("+"), 1, b.onRetainedConfig).WaitTimeout(5 * time.Second)
+		}
+		signal(b.connected)
+	})
+	o.SetConnectionLostHandler(func(_ paho.Client, err error) {
+		b.stats.connected.Store(false)
+		b.log.Warn("lost the broker; reconnecting", "err", err)
+	})
+	return o
+}
+
+func (b *Bridge) onCommand(_ paho.Client, m paho.Message) {
+	select {
+	case b.cmds <- message{m.Topic(), m.Payload()}:
+	default:
+		b.stats.dropped.Add(1)
+	}
+}
+
+func (b *Bridge) onRetainedConfig(_ paho.Client, m paho.Message) {
+	if len(m.Payload()) == 0 {
+		return
+	}
+	key, ok := b.discoveryKey(m.Topic())
+	if !ok {
+		return
+	}
+	select {
+	case b.retained <- key:
+	default:
+	}
+}
+
+func (b *Bridge) onHAStatus(_ paho.Client, m paho.Message) {
+	if string(m.Payload()) == "online" {
+		signal(b.haOnline)
+	}
+}
+
+// Run connects (retrying until it can) and publishes until ctx ends, then
+// marks the device offline and disconnects. It returns nil after that.
+func (b *Bridge) Run(ctx context.Context) error {
+	c := paho.NewClient(b.options())
+	c.Connect() // with ConnectRetry it keeps trying in the background
+	defer c.Disconnect(250)
+	state := time.NewTicker(b.cfg.Interval)
+	defer state.Stop()
+	poll := time.NewTicker(time.Second)
+	defer poll.Stop()
+	var seq uint64
+	for {
+		select {
+		case <-ctx.Done():
+			if c.IsConnectionOpen() {
+				c.Publish(b.topics.availability(), 1, true, "offline").WaitTimeout(time.Second)
+			}
+			return nil
+		case <-b.connected:
+			b.publish(c, b.topics.availability(), true, []byte("online"))
+			b.discovery(c)
+			b.publishState(c)
+		case <-b.haOnline:
+			b.discovery(c)
+			b.publishState(c)
+		case m := <-b.cmds:
+			b.command(c, m)
+		case key := <-b.retained:
+			b.removeStale(c, key)
+		case <-state.C:
+			b.publishState(c)
+		case <-poll.C:
+			if c.IsConnectionOpen() {
+				next := b.publishEvents(c, seq)
+				if next != seq {
+					// Something happened: the state (counters) changed too.
+					b.publishState(c)
+				}
+				seq = next
+			}
+		}
+	}
+}
+
+// publish sends without waiting: the run loop must not stall on a slow
+// broker. While disconnected nothing is queued; the state is sent afresh
+// on the next connection.
+func (b *Bridge) publish(c paho.Client, topic string, retained bool, payload []byte) {
+	if !c.IsConnectionOpen() {
+		b.stats.skipped.Add(1)
+		return
+	}
+	c.Publish(topic, 1, retained, payload)
+	b.stats.publishes.Add(1)
+}
+
+func (b *Bridge) publishJSON(c paho.Client, topic string, retained bool, v any) {
+	payload, err := json.Marshal(v)
+	if err != nil {
+		b.log.Error("encoding a message", "topic", topic, "err", err)
+		return
+	}
+	b.publish(c, topic, retained, payload)
+}
+
+func (b *Bridge) publishState(c paho.Client) {
+	b.publishJSON(c, b.topics.state(), true, b.src.State())
+}
+
+func (b *Bridge) publishEvents(c paho.Client, after uint64) uint64 {
+	events, next := b.src.Events(after)
+	for _, e := range events {
+		b.publishJSON(c, b.topics.event(e.Kind), false, e)
+	}
+	return next
+}

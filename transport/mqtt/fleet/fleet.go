@@ -1,0 +1,158 @@
+// Package fleet lists the devices one broker knows, from the retained
+// availability and state messages every agent publishes: how a user with
+// fifty devices on one broker, or one broker cluster, sees them all.
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// Device is one agent as its retained messages describe it.
+type Device struct {
+	ID        string    `json:"id"`
+	Online    bool      `json:"online"`
+	Version   string    `json:"version,omitempty"`
+	UptimeS   float64   `json:"uptime_s,omitempty"`
+	IP        string    `json:"ip,omitempty"`
+	CPUTempC  *float64  `json:"cpu_temp_c,omitempty"`
+	LastState time.Time `json:"last_state,omitzero"`
+}
+
+// state is the part of the state message the listing shows.
+type state struct {
+	Time     time.Time `json:"time"`
+	Version  string    `json:"version"`
+	UptimeS  float64   `json:"uptime_s"`
+	CPUTempC *float64  `json:"cpu_temp_c"`
+	Network  []struct {
+		Name      string   `json:"name"`
+		Addresses []string `json:"addresses"`
+	} `json:"network"`
+}
+
+// Watcher follows the devices under one prefix.
+type Watcher struct {
+	c      paho.Client
+	prefix string
+
+	mu      sync.Mutex
+	devices map[string]*Device
+	changed chan struct{}
+}
+
+// Watch connects to the broker at url and subscribes to every device's
+// availability and state under prefix.
+func Watch(ctx context.Context, url, prefix string) (*Watcher, error) {
+	w := &Watcher{prefix: prefix, devices: map[string]*Device{}, changed: make(chan struct{}, 1)}
+	o := paho.NewClientOptions().AddBroker(url).
+		SetClientID(fmt.Sprintf("edge-agent-fleet-%d", time.Now().UnixNano())).
+		SetOrderMatters(false).SetConnectTimeout(10 * time.Second).SetAutoReconnect(true).
+		SetOnConnectHandler(func(c paho.Client) {
+			c.Subscribe(prefix+"/+/availability", 1, w.onMessage).WaitTimeout(10 * time.Second)
+			c.Subscribe(prefix+"/+/state", 1, w.onMessage).WaitTimeout(10 * time.Second)
+		})
+	w.c = paho.NewClient(o)
+	tok := w.c.Connect()
+	select {
+	case <-tok.Done():
+	case <-ctx.Done():
+		return nil, fmt.Errorf("fleet: connecting to %s: %w", url, ctx.Err())
+	}
+	if err := tok.Error(); err != nil {
+		return nil, fmt.Errorf("fleet: connecting to %s: %w", url, err)
+	}
+	return w, nil
+}
+
+// Close disconnects.
+func (w *Watcher) Close() { w.c.Disconnect(100) }
+
+// Changed is signalled after any device changes.
+func (w *Watcher) Changed() <-chan struct{} { return w.changed }
+
+func (w *Watcher) onMessage(_ paho.Client, m paho.Message) {
+	rest, ok := strings.CutPrefix(m.Topic(), w.prefix+"/")
+	if !ok {
+		return
+	}
+	id, kind, ok := strings.Cut(rest, "/")
+	if !ok || id == "" {
+		return
+	}
+	w.mu.Lock()
+	d := w.devices[id]
+	if d == nil {
+		d = &Device{ID: id}
+		w.devices[id] = d
+	}
+	switch kind {
+	case "availability":
+		d.Online = string(m.Payload()) == "online"
+	case "state":
+		var st state
+		if json.Unmarshal(m.Payload(), &st) == nil {
+			d.Version, d.UptimeS, d.CPUTempC, d.LastState = st.Version, st.UptimeS, st.CPUTempC, st.Time
+			d.IP = firstAddress(st)
+		}
+	}
+	w.mu.Unlock()
+	select {
+	case w.changed <- struct{}{}:
+	default:
+	}
+}
+
+// firstAddress picks the address a person would reach the device at: the
+// first IPv4 one, else the first of any kind.
+func firstAddress(st state) string {
+	var any string
+	for _, n := range st.Network {
+		for _, a := range n.Addresses {
+			a, _, _ = strings.Cut(a, "/")
+			if !strings.Contains(a, ":") {
+				return a
+			}
+			if any == "" {
+				any = a
+			}
+		}
+	}
+	return any
+}
+
+// Devices returns the devices seen so far, by id.
+func (w *Watcher) Devices() []Device {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]Device, 0, len(w.devices))
+	for _, d := range w.devices {
+		out = append(out, *d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Settle waits until no message has arrived for quiet (the retained ones
+// come in a burst after subscribing), or ctx ends.
+func (w *Watcher) Settle(ctx context.Context, quiet time.Duration) {
+	t := time.NewTimer(quiet)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.changed:
+			t.Reset(quiet)
+		case <-t.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
