@@ -199,6 +199,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	for i, serve := range serves {
 		g.Go(func() error {
 			if err := serve(gctx); err != nil {
+				// Recorded before the group stops the others, so the
+				// status bridge still publishes it on its way out.
+				a.events.add("service_error", map[string]string{"service": names[i], "error": err.Error()})
 				return fmt.Errorf("%s: %w", names[i], err)
 			}
 			return nil

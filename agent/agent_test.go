@@ -232,3 +232,26 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+func TestAFailingServiceIsAnEvent(t *testing.T) {
+	c := testConfig(t)
+	c.Echo.Addr, c.NTP.Addr, c.Time.Addr, c.File.Addr = Off, Off, Off, Off
+	a := New(c, nil)
+	boom := errors.New("disk on fire")
+	a.services = append(a.services, &service{
+		name: "boom", envVar: "EDGE_BOOM", addr: "here", counters: nil,
+		bind: func(string) (string, func(context.Context) error, error) {
+			return "here", func(context.Context) error { return boom }, nil
+		},
+	})
+	if err := a.Run(context.Background()); !errors.Is(err, boom) {
+		t.Fatalf("Run = %v, want the service's error", err)
+	}
+	events, _ := a.Events(0)
+	if len(events) != 1 || events[0].Kind != "service_error" {
+		t.Fatalf("events %+v", events)
+	}
+	if d, _ := events[0].Data.(map[string]string); d["service"] != "boom" || d["error"] != "disk on fire" {
+		t.Errorf("event data %+v", events[0].Data)
+	}
+}

@@ -234,6 +234,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			if c.IsConnectionOpen() {
+				// Events of the last moments (a service that failed and
+				// brought the agent down) go out before the goodbye.
+				b.publishEvents(c, seq)
 				c.Publish(b.topics.availability(), 1, true, "offline").WaitTimeout(time.Second)
 			}
 			return nil

@@ -15,10 +15,11 @@ import (
 const listenerID = "edge-agent"
 
 // listener hands the broker connections from a listener the agent has
-// already bound. The broker's own listeners bind their addresses
-// themselves, do not track connections that have not yet sent CONNECT
-// (so its shutdown waits forever on one that never does), and neither cap
-// nor time out such connections.
+// already bound. The library's own listeners.Net takes a bound listener
+// too, but does not track connections that have not yet sent CONNECT (so
+// the broker's shutdown waits forever on one that never does), neither
+// caps nor times them out, and logs a warning for every connection that
+// ends with an error.
 type listener struct {
 	ln             net.Listener
 	max            int

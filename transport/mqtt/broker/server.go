@@ -125,8 +125,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err = b.AddListener(l)
 	}
 	if err == nil {
-		// Starts the listener's accept loop before it returns, so Close
-		// below always has a loop to wait for.
+		// Starts the listener's accept loop before it returns, so the
+		// shutdown below always has a loop to wait for.
 		err = b.Serve()
 	}
 	if err != nil {
@@ -146,10 +146,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// disconnectAll stops accepting, tells every client the server is going
-// away (a reason code for MQTT 5 clients), closes every connection and
-// waits for their goroutines. After shutdownGrace, connections are closed
-// under any write still blocked on a client that does not read.
+// disconnectAll stops accepting, tells MQTT 5 clients the server is
+// shutting down (3.1.1 has no DISCONNECT from a server), closes every
+// connection and waits for their goroutines. After shutdownGrace,
+// connections are closed under any write still blocked on a client that
+// does not read.
 func (s *Server) disconnectAll(b *mochi.Server, l *listener) {
 	l.stopAccepting()
 	sent := make(chan struct{})
@@ -164,7 +165,7 @@ func (s *Server) disconnectAll(b *mochi.Server, l *listener) {
 		}
 	})
 	for _, cl := range b.Clients.GetAll() {
-		if !cl.Closed() {
+		if !cl.Closed() && cl.Properties.ProtocolVersion >= 5 {
 			_ = b.DisconnectClient(cl, packets.ErrServerShuttingDown)
 		}
 	}

@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -20,7 +21,7 @@ import (
 // start serves s on a loopback port until the test ends.
 func start(t *testing.T, s *Server) (addr string, stop func()) {
 	t.Helper()
-	return startDebug(t, s)
+	return testenv.ServeTCP(t, s.Serve)
 }
 
 // connect returns a connected paho client, disconnected when the test ends.
@@ -244,10 +245,11 @@ func TestServeStopsWithClientsConnected(t *testing.T) {
 	}
 }
 
-// A bare MQTT 5 CONNECT, as paho.mqtt.golang speaks only 3.1.1.
-func TestMQTT5Connect(t *testing.T) {
+// A bare MQTT 5 client, as paho.mqtt.golang speaks only 3.1.1: it is
+// accepted, and told why when the broker stops.
+func TestMQTT5(t *testing.T) {
 	s := &Server{}
-	addr, _ := start(t, s)
+	addr, stop := start(t, s)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -271,15 +273,33 @@ func TestMQTT5Connect(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	ack := make([]byte, 4)
-	if _, err := io.ReadFull(c, ack); err != nil {
-		t.Fatal(err)
-	}
-	// CONNACK, remaining length, no session present, reason Success.
-	if ack[0] != 0x20 || ack[2] != 0 || ack[3] != 0 {
-		t.Fatalf("CONNACK starts % x", ack)
+	// CONNACK: no session present, reason Success, then properties.
+	if ack := readPacket(t, c); ack[0] != 0x20 || ack[2] != 0 || ack[3] != 0 {
+		t.Fatalf("CONNACK % x", ack)
 	}
 	testenv.WaitFor(t, "the v5 client counted", func() bool { return counter(s, "clients_connected")() == 1 })
+
+	stop()
+	if disc := readPacket(t, c); disc[0] != 0xe0 || disc[2] != packets.ErrServerShuttingDown.Code {
+		t.Fatalf("want DISCONNECT with reason Server shutting down, got % x", disc)
+	}
+}
+
+// readPacket reads one short packet (remaining length under 128).
+func readPacket(t *testing.T, c net.Conn) []byte {
+	t.Helper()
+	head := make([]byte, 2)
+	if _, err := io.ReadFull(c, head); err != nil {
+		t.Fatal(err)
+	}
+	if head[1] >= 128 {
+		t.Fatalf("packet % x longer than expected", head)
+	}
+	body := make([]byte, head[1])
+	if _, err := io.ReadFull(c, body); err != nil {
+		t.Fatal(err)
+	}
+	return append(head, body...)
 }
 
 func TestConnectionLimitAndConnectTimeout(t *testing.T) {
@@ -320,4 +340,27 @@ func TestConnectionLimitAndConnectTimeout(t *testing.T) {
 		c.Disconnect(0)
 		return true
 	})
+}
+
+// Storing retained messages while wildcard subscriptions look them up is
+// what retainGuard is for; under -race this fails without it.
+func TestRetainedWhileSubscribing(t *testing.T) {
+	s := &Server{}
+	addr, _ := start(t, s)
+	pub := connect(t, addr, "publisher")
+	sub := connect(t, addr, "subscriber")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			pub.Publish(fmt.Sprintf("edge/d%d/state", i%20), 0, true, fmt.Sprint(i))
+		}
+	}()
+	defer func() { <-done }()
+	for range 50 {
+		wait(t, "subscribe", sub.Subscribe("edge/+/state", 0, func(paho.Client, paho.Message) {}))
+		wait(t, "unsubscribe", sub.Unsubscribe("edge/+/state"))
+	}
+	wait(t, "last publish", pub.Publish("edge/last/state", 1, true, "last"))
+	testenv.WaitFor(t, "21 retained topics", func() bool { return counter(s, "retained")() == 21 })
 }

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"edge-agent/transport/testenv"
+)
+
+// writeCerts makes a CA and a server certificate for 127.0.0.1 and returns
+// the CA pool with the paths of the PEM files.
+func writeCerts(t *testing.T, dir string) (pool *x509.CertPool, ca, cert, key string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	srvKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	srvTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(srvKey)
+	write := func(name, typ string, der []byte) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o644)
+		return p
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(caCert)
+	return pool, write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", srvDER), write("server.key", "EC PRIVATE KEY", keyDER)
+}
+
+// runMosquitto starts mosquitto with conf until the test ends and waits
+// for addr to accept connections.
+func runMosquitto(t *testing.T, conf, addr string) {
+	t.Helper()
+	path := testenv.Program(t, "mosquitto", "mosquitto", "/usr/sbin/mosquitto")
+	file := filepath.Join(t.TempDir(), "mosquitto.conf")
+	os.WriteFile(file, []byte(conf), 0o644)
+	cmd := exec.Command(path, "-c", file)
+	out := new(lockedWriter)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("mosquitto:\n%s", out.String())
+		}
+	})
+	testenv.WaitFor(t, "mosquitto to listen on "+addr, func() bool {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+}
+
+// The agent reaches brokers over TLS (with its own CA file) and over
+// WebSockets.
+func TestTLSAndWebSocketBrokers(t *testing.T) {
+	dir := t.TempDir()
+	pool, ca, cert, key := writeCerts(t, dir)
+	free := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}
+	for _, tc := range []struct {
+		name, scheme string
+		conf         func(port string) string
+		env          []string
+		tls          bool
+	}{
+		// "user root": run as root, mosquitto drops to its own user,
+		// which cannot read the test's private directory.
+		{"ssl", "ssl", func(port string) string {
+			return fmt.Sprintf("log_dest stderr\nuser root\nlistener %s 127.0.0.1\nallow_anonymous true\ncafile %s\ncertfile %s\nkeyfile %s\n", port, ca, cert, key)
+		}, []string{"EDGE_MQTT_CA_FILE=" + ca}, true},
+		{"websockets", "ws", func(port string) string {
+			// mosquitto 2.0's websockets listener takes its address from
+			// bind_address only.
+			return fmt.Sprintf("listener %s\nbind_address 127.0.0.1\nprotocol websockets\nallow_anonymous true\n", port)
+		}, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := free()
+			_, port, _ := net.SplitHostPort(addr)
+			runMosquitto(t, tc.conf(port), addr)
+			url := tc.scheme + "://" + addr
+			if tc.scheme == "ws" {
+				url += "/mqtt"
+			}
+			o := paho.NewClientOptions().AddBroker(url).SetClientID("watch-" + tc.name)
+			if tc.tls {
+				o.SetTLSConfig(&tls.Config{RootCAs: pool})
+			}
+			c := paho.NewClient(o)
+			if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+				t.Fatalf("watcher: %v", tok.Error())
+			}
+			defer c.Disconnect(100)
+			online := make(chan struct{}, 1)
+			c.Subscribe("edge/"+tc.name+"/availability", 1, func(_ paho.Client, m paho.Message) {
+				if string(m.Payload()) == "online" {
+					select {
+					case online <- struct{}{}:
+					default:
+					}
+				}
+			}).WaitTimeout(10 * time.Second)
+			env := append([]string{"EDGE_MQTT_URL=" + url, "EDGE_DEVICE_ID=" + tc.name,
+				"EDGE_ECHO_ADDR=off", "EDGE_NTP_ADDR=off", "EDGE_TIME_ADDR=off"}, tc.env...)
+			startCommand(t, command(context.Background(), env, "run"), "mqtt")
+			select {
+			case <-online:
+			case <-time.After(15 * time.Second):
+				t.Fatalf("the agent did not come online over %s", tc.scheme)
+			}
+		})
+	}
+}
+
+// lockedWriter collects a process's output for the test log.
+type lockedWriter struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	return len(p), nil
+}
+
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return string(w.buf)
+}
