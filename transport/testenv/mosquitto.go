@@ -17,7 +17,8 @@ import (
 // Mosquitto is a mosquitto broker of one test's own, on a loopback port
 // that stays the same across Stop and Start, so clients can be tested
 // against a broker that is down at their start, goes away and comes back.
-// It keeps nothing across a restart (no persistence).
+// It keeps nothing across a restart (no persistence). Its methods fail the
+// test, so they belong on the test's goroutine.
 type Mosquitto struct {
 	// URL is the broker's address as MQTT clients take it:
 	// tcp://127.0.0.1:PORT.
