@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -147,4 +148,44 @@ func TestBrokerDownAtStartUp(t *testing.T) {
 	m.Start()
 	avail := subscribe(t, m.URL, "edge/late/availability")
 	await(t, avail, func(m paho.Message) bool { return string(m.Payload()) == "online" })
+}
+
+// fleet --watch prints again when a device changes.
+func TestFleetWatch(t *testing.T) {
+	m := testenv.StartMosquitto(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	watch := command(ctx, nil, "fleet", "--broker", m.URL, "--json", "--watch")
+	out, err := watch.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { watch.Process.Kill(); watch.Wait() }()
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	if first := <-lines; first != "[]" {
+		t.Fatalf("first listing %q, want none", first)
+	}
+	mqttAgent(t, m.URL, "newcomer")
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case l := <-lines:
+			if strings.Contains(l, `"id":"newcomer"`) && strings.Contains(l, `"online":true`) {
+				return
+			}
+		case <-deadline:
+			t.Fatal("fleet --watch never showed the new agent online")
+		}
+	}
 }

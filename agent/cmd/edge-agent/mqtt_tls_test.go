@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -170,4 +171,54 @@ func (w *lockedWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return string(w.buf)
+}
+
+// A broker that wants a user name and password: the agent reads the
+// password from EDGE_MQTT_PASSWORD_FILE.
+func TestBrokerWithPassword(t *testing.T) {
+	passwd := testenv.Program(t, "mosquitto", "mosquitto_passwd", "/usr/bin/mosquitto_passwd")
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "passwords")
+	if out, err := exec.Command(passwd, "-b", "-c", pwFile, "agent", "s3cret").CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_passwd: %v %s", err, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	runMosquitto(t, fmt.Sprintf("log_dest stderr\nuser root\nlistener %s 127.0.0.1\nallow_anonymous false\npassword_file %s\n", port, pwFile), addr)
+	url := "tcp://" + addr
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID("watch-pw").SetUsername("agent").SetPassword("s3cret"))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("watcher: %v", tok.Error())
+	}
+	defer c.Disconnect(100)
+	online := make(chan struct{}, 1)
+	c.Subscribe("edge/secured/availability", 1, func(_ paho.Client, m paho.Message) {
+		if string(m.Payload()) == "online" {
+			select {
+			case online <- struct{}{}:
+			default:
+			}
+		}
+	}).WaitTimeout(10 * time.Second)
+	secret := filepath.Join(dir, "mqtt-password")
+	os.WriteFile(secret, []byte("s3cret\n"), 0o600)
+	env := []string{"EDGE_MQTT_URL=" + url, "EDGE_DEVICE_ID=secured", "EDGE_MQTT_USERNAME=agent", "EDGE_MQTT_PASSWORD_FILE=" + secret,
+		"EDGE_ECHO_ADDR=off", "EDGE_NTP_ADDR=off", "EDGE_TIME_ADDR=off"}
+	startCommand(t, command(context.Background(), env, "run"), "mqtt")
+	select {
+	case <-online:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the agent did not come online with its password")
+	}
+	// A password file that cannot be read stops the start-up with a reason.
+	out, err := command(context.Background(), []string{"EDGE_MQTT_URL=" + url, "EDGE_MQTT_PASSWORD_FILE=" + filepath.Join(dir, "missing"),
+		"EDGE_ECHO_ADDR=off", "EDGE_NTP_ADDR=off", "EDGE_TIME_ADDR=off", "EDGE_LOG_LEVEL=error"}, "run").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "EDGE_MQTT_PASSWORD_FILE") {
+		t.Errorf("missing password file: %v %s", err, out)
+	}
 }

@@ -327,3 +327,17 @@ func TestRemovedSensorsAreCleared(t *testing.T) {
 	run(t, Config{Brokers: []string{m.URL}, DeviceID: "pi-5"}, &fakeSource{sensors: two[:1]})
 	w.next(t, "homeassistant/sensor/pi-5/b/config", func(m paho.Message) bool { return len(m.Payload()) == 0 })
 }
+
+// With several brokers, a dead first one is skipped.
+func TestFailoverToTheNextBroker(t *testing.T) {
+	m := testenv.StartMosquitto(t)
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadURL := "tcp://" + dead.Addr().String()
+	dead.Close() // nothing listens there now
+	w := watch(t, m.URL, "edge/pi-6/availability")
+	run(t, Config{Brokers: []string{deadURL, m.URL}, DeviceID: "pi-6"}, &fakeSource{})
+	w.next(t, "edge/pi-6/availability", payloadIs("online"))
+}
