@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"testing"
-	"time"
 )
 
 // ServeTCP runs serve on a loopback TCP listener (passed through wrap, if
@@ -20,25 +19,6 @@ func ServeTCP(t testing.TB, serve func(context.Context, net.Listener) error, wra
 	for _, w := range wrap {
 		l = w(l)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, l) }()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("serve did not return within 5s of cancel")
-		}
-	}
-	t.Cleanup(stop)
+	stop = Run(t, func(ctx context.Context) error { return serve(ctx, l) })
 	return ln.Addr().String(), stop
 }

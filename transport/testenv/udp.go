@@ -22,20 +22,7 @@ func ServeUDP(t testing.TB, serve func(context.Context, net.PacketConn) error, s
 	for _, f := range setup {
 		f(addr.Port)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, pc) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Error("serve did not return within 5s of cancel")
-		}
-	})
+	Run(t, func(ctx context.Context) error { return serve(ctx, pc) })
 	return addr
 }
 
