@@ -25,9 +25,9 @@ import (
 	"edge-agent/transport/testenv"
 )
 
-// writeCerts makes a CA and a server certificate for 127.0.0.1 and returns
-// the CA pool with the paths of the PEM files.
-func writeCerts(t *testing.T, dir string) (pool *x509.CertPool, ca, cert, key string) {
+// writeCerts makes a CA, a server certificate for 127.0.0.1 and a client
+// certificate, and returns the CA pool with the paths of the PEM files.
+func writeCerts(t *testing.T, dir string) (pool *x509.CertPool, ca, cert, key, clientCert, clientKey string) {
 	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
@@ -47,6 +47,15 @@ func writeCerts(t *testing.T, dir string) (pool *x509.CertPool, ca, cert, key st
 		t.Fatal(err)
 	}
 	keyDER, _ := x509.MarshalECPrivateKey(srvKey)
+	cliKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cliTmpl := &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "edge-agent"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	cliDER, err := x509.CreateCertificate(rand.Reader, cliTmpl, caCert, &cliKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cliKeyDER, _ := x509.MarshalECPrivateKey(cliKey)
 	write := func(name, typ string, der []byte) string {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o644)
@@ -54,7 +63,8 @@ func writeCerts(t *testing.T, dir string) (pool *x509.CertPool, ca, cert, key st
 	}
 	pool = x509.NewCertPool()
 	pool.AddCert(caCert)
-	return pool, write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", srvDER), write("server.key", "EC PRIVATE KEY", keyDER)
+	return pool, write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", srvDER), write("server.key", "EC PRIVATE KEY", keyDER),
+		write("client.pem", "CERTIFICATE", cliDER), write("client.key", "EC PRIVATE KEY", cliKeyDER)
 }
 
 // runMosquitto starts mosquitto with conf until the test ends and waits
@@ -90,7 +100,11 @@ func runMosquitto(t *testing.T, conf, addr string) {
 // WebSockets.
 func TestTLSAndWebSocketBrokers(t *testing.T) {
 	dir := t.TempDir()
-	pool, ca, cert, key := writeCerts(t, dir)
+	pool, ca, cert, key, cliCert, cliKey := writeCerts(t, dir)
+	watcherCert, err := tls.LoadX509KeyPair(cliCert, cliKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	free := func() string {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -110,6 +124,10 @@ func TestTLSAndWebSocketBrokers(t *testing.T) {
 		{"ssl", "ssl", func(port string) string {
 			return fmt.Sprintf("log_dest stderr\nuser root\nlistener %s 127.0.0.1\nallow_anonymous true\ncafile %s\ncertfile %s\nkeyfile %s\n", port, ca, cert, key)
 		}, []string{"EDGE_MQTT_CA_FILE=" + ca}, true},
+		// The broker wants a client certificate too.
+		{"mutual-tls", "ssl", func(port string) string {
+			return fmt.Sprintf("log_dest stderr\nuser root\nlistener %s 127.0.0.1\nallow_anonymous true\nrequire_certificate true\ncafile %s\ncertfile %s\nkeyfile %s\n", port, ca, cert, key)
+		}, []string{"EDGE_MQTT_CA_FILE=" + ca, "EDGE_MQTT_CERT_FILE=" + cliCert, "EDGE_MQTT_KEY_FILE=" + cliKey}, true},
 		{"websockets", "ws", func(port string) string {
 			// mosquitto 2.0's websockets listener takes its address from
 			// bind_address only.
@@ -126,7 +144,7 @@ func TestTLSAndWebSocketBrokers(t *testing.T) {
 			}
 			o := paho.NewClientOptions().AddBroker(url).SetClientID("watch-" + tc.name)
 			if tc.tls {
-				o.SetTLSConfig(&tls.Config{RootCAs: pool})
+				o.SetTLSConfig(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{watcherCert}})
 			}
 			c := paho.NewClient(o)
 			if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
