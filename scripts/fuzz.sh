@@ -20,7 +20,9 @@ for pkg in $(go list ./...); do
 		fi
 		ok=no
 		for _ in 1 2; do
-			grep -q 'context deadline exceeded' "$log" && ! grep -q 'Failing input' "$log" || break
+			if ! grep -q 'context deadline exceeded' "$log" || grep -q 'Failing input' "$log"; then
+				break
+			fi
 			echo "fuzz: $target stopped with a bare deadline error; running it again"
 			if run "$pkg" "$target"; then
 				ok=yes
