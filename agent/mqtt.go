@@ -27,6 +27,9 @@ func (a *Agent) mqttServices() []*service {
 	var out []*service
 	brokers := splitURLs(c.URL)
 	var embeddedURL string
+	// The embedded broker outlives the bridge at shutdown, so the bridge
+	// can still say goodbye (events, then "offline") on a working link.
+	bridgeDone := make(chan struct{})
 	if c.URL == "" {
 		b := &broker.Server{Logger: a.log.With("service", "mqtt-broker")}
 		out = append(out, &service{
@@ -37,7 +40,19 @@ func (a *Agent) mqttServices() []*service {
 					return "", nil, fmt.Errorf("tcp: %w", unwrapOp(err))
 				}
 				embeddedURL = "tcp://" + ln.Addr().String()
-				return ln.Addr().String(), func(ctx context.Context) error { return b.Serve(ctx, ln) }, nil
+				return ln.Addr().String(), func(ctx context.Context) error {
+					bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+					defer cancel()
+					stop := context.AfterFunc(ctx, func() {
+						select {
+						case <-bridgeDone:
+						case <-time.After(bridgeGoodbye):
+						}
+						cancel()
+					})
+					defer stop()
+					return b.Serve(bctx, ln)
+				}, nil
 			},
 		})
 	}
@@ -55,7 +70,10 @@ func (a *Agent) mqttServices() []*service {
 				return "", nil, err
 			}
 			bs.b = br
-			return strings.Join(cfg.Brokers, ","), br.Run, nil
+			return strings.Join(cfg.Brokers, ","), func(ctx context.Context) error {
+				defer close(bridgeDone)
+				return br.Run(ctx)
+			}, nil
 		},
 	})
 	if c.URL == "" {
@@ -63,6 +81,10 @@ func (a *Agent) mqttServices() []*service {
 	}
 	return out
 }
+
+// bridgeGoodbye bounds how long the embedded broker waits for the bridge
+// at shutdown: its last publish waits a second, its disconnect a quarter.
+const bridgeGoodbye = 1500 * time.Millisecond
 
 // bridgeService lets the status model read the bridge's counters before
 // it exists (a zero map) and after.
