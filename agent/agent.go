@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"edge-agent/firmware-bridge"
 	"edge-agent/transport/echo"
 	"edge-agent/transport/filerecv"
 	"edge-agent/transport/ntp"
@@ -26,6 +27,12 @@ type Agent struct {
 	services []*service
 
 	events eventLog
+	files  recentFiles
+
+	// Set up by New, for the console and the firmware bridge to reach.
+	console  *firmwarebridge.Console
+	firmware *firmwarebridge.Link
+	mqtt     *bridgeService
 
 	mu      sync.Mutex
 	started time.Time
@@ -57,6 +64,7 @@ func New(cfg Config, log *slog.Logger) *Agent {
 	a := &Agent{cfg: cfg, log: log}
 	a.services = []*service{a.echoService(), a.ntpService(), a.timeService(), a.fileService()}
 	a.services = append(a.services, a.mqttServices()...)
+	a.services = append(a.services, a.consoleService(), a.firmwareService())
 	return a
 }
 
@@ -71,7 +79,10 @@ func (a *Agent) fileService() *service {
 		HeaderTimeout:     c.HeaderTimeout,
 		IdleTimeout:       c.IdleTimeout,
 		PartialTTL:        c.PartialTTL,
-		OnFile:            func(r filerecv.Received) { a.events.add("file_received", r) },
+		OnFile: func(r filerecv.Received) {
+			a.files.add(r)
+			a.events.add("file_received", r)
+		},
 		Logger:            a.log.With("service", "file"),
 	}
 	return &service{

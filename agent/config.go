@@ -9,6 +9,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"edge-agent/firmware-bridge"
 	"edge-agent/transport/echo"
 )
 
@@ -33,6 +34,9 @@ type Config struct {
 	Time TimeConfig
 	File FileConfig
 	MQTT MQTTConfig
+	// Console and Firmware are the serial side, off unless a port is set.
+	Console  ConsoleConfig
+	Firmware FirmwareConfig
 	// DeviceID names the device on MQTT; empty means the hostname, cut
 	// down to [a-zA-Z0-9_-].
 	DeviceID string `split_words:"true" desc:"device id in MQTT topics and Home Assistant" accepts:"letters, digits, _ and -; empty = the hostname" optional:"true"`
@@ -94,6 +98,25 @@ type MQTTConfig struct {
 	DiscoveryPrefix string        `split_words:"true" default:"homeassistant" desc:"Home Assistant discovery prefix; off = no discovery" accepts:"an MQTT topic level, or off"`
 	Interval        time.Duration `default:"30s" desc:"how often the state is published"`
 	EmbeddedAddr    string        `split_words:"true" default:"127.0.0.1:1883" desc:"address of the embedded broker, used when EDGE_MQTT_URL is empty; it allows anonymous clients, so keep it on loopback unless the LAN is trusted"`
+}
+
+// ConsoleConfig configures the serial console.
+type ConsoleConfig struct {
+	Port     string `desc:"serial port of the console: /dev/ttyGS0 (Pi Zero USB gadget), /dev/ttyAMA0 or /dev/serial0 (GPIO 14/15), /dev/ttyUSB0; empty = off" accepts:"a device path, empty or off" optional:"true"`
+	Baud     int    `default:"115200" desc:"line speed of the console port" accepts:"a baud rate, 50 to 4000000"`
+	Password string `secret:"true" desc:"asked before any console command; 3 wrong ones lock logins for a minute; empty = no login (whoever holds the cable gets the console)" accepts:"text"`
+	Echo     bool   `default:"true" desc:"echo typed characters back; false for a terminal that echoes locally"`
+}
+
+// FirmwareConfig configures the bridge between a microcontroller on a
+// serial port and MQTT.
+type FirmwareConfig struct {
+	Port     string                 `desc:"serial port of a microcontroller bridged to MQTT: /dev/ttyACM0, /dev/ttyUSB0, /dev/serial/by-id/...; empty = off" accepts:"a device path, empty or off" optional:"true"`
+	Baud     int                    `default:"115200" desc:"line speed of the microcontroller's port" accepts:"a baud rate, 50 to 4000000"`
+	Framing  firmwarebridge.Framing `default:"lines" desc:"lines: text lines ended by CR, LF or CRLF; cobs: COBS frames with a CRC-16/CCITT-FALSE, 0x00-delimited" accepts:"lines, cobs"`
+	MaxFrame int                    `split_words:"true" default:"1024" desc:"largest line or frame payload in bytes; longer ones are counted and skipped" accepts:"1 to 65536"`
+	DTR      bool                   `default:"false" desc:"DTR level set at open: false keeps an Arduino from resetting; native-USB boards that wait for DTR (Leonardo, Pico, ESP32-S2/S3) need true"`
+	RTS      bool                   `default:"false" desc:"RTS level set at open: false keeps an ESP32 auto-reset circuit in run mode"`
 }
 
 // Load reads the configuration from the environment and validates it.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"edge-agent/firmware-bridge"
 	"edge-agent/transport/echo"
 )
 
@@ -36,6 +37,8 @@ func TestLoadDefaults(t *testing.T) {
 		File: FileConfig{Addr: ":8080", Dir: "received", MaxSize: 1 << 30, MinFree: 64 << 20, MaxConns: 32, MaxConnsPerSource: 4,
 			HeaderTimeout: 30 * time.Second, IdleTimeout: time.Minute, PartialTTL: 24 * time.Hour},
 		MQTT: MQTTConfig{Prefix: "edge", DiscoveryPrefix: "homeassistant", Interval: 30 * time.Second, EmbeddedAddr: "127.0.0.1:1883"},
+		Console:  ConsoleConfig{Baud: 115200, Echo: true},
+		Firmware: FirmwareConfig{Baud: 115200, Framing: firmwarebridge.FramingLines, MaxFrame: 1024},
 	}
 	if c != want {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -75,6 +78,16 @@ func TestLoadReadsVariables(t *testing.T) {
 	t.Setenv("EDGE_MQTT_DISCOVERY_PREFIX", "off")
 	t.Setenv("EDGE_MQTT_INTERVAL", "1m")
 	t.Setenv("EDGE_DEVICE_ID", "pi-7")
+	t.Setenv("EDGE_CONSOLE_PORT", "/dev/ttyGS0")
+	t.Setenv("EDGE_CONSOLE_BAUD", "9600")
+	t.Setenv("EDGE_CONSOLE_PASSWORD", "pw")
+	t.Setenv("EDGE_CONSOLE_ECHO", "false")
+	t.Setenv("EDGE_FIRMWARE_PORT", "/dev/ttyACM0")
+	t.Setenv("EDGE_FIRMWARE_BAUD", "57600")
+	t.Setenv("EDGE_FIRMWARE_FRAMING", "COBS")
+	t.Setenv("EDGE_FIRMWARE_MAX_FRAME", "256")
+	t.Setenv("EDGE_FIRMWARE_DTR", "true")
+	t.Setenv("EDGE_FIRMWARE_RTS", "true")
 	// Bare names must not leak in (envconfig's fallback for tagged fields).
 	t.Setenv("MODE", "upper")
 	t.Setenv("LEVEL", "error")
@@ -91,6 +104,8 @@ func TestLoadReadsVariables(t *testing.T) {
 			Token: "s3cret", HeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute, PartialTTL: time.Hour},
 		MQTT: MQTTConfig{URL: "tcp://10.0.0.2:1883,ssl://b:8883", Username: "u", PasswordFile: "/etc/pw", Prefix: "lab",
 			DiscoveryPrefix: "off", Interval: time.Minute, EmbeddedAddr: "127.0.0.1:1883"},
+		Console:  ConsoleConfig{Port: "/dev/ttyGS0", Baud: 9600, Password: "pw", Echo: false},
+		Firmware: FirmwareConfig{Port: "/dev/ttyACM0", Baud: 57600, Framing: firmwarebridge.FramingCOBS, MaxFrame: 256, DTR: true, RTS: true},
 		DeviceID: "pi-7",
 	}
 	if c != want {
@@ -178,6 +193,36 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	for _, v := range []string{"EDGE_ECHO_ADDR", "EDGE_ECHO_MAX_CONNS", "EDGE_ECHO_IDLE_TIMEOUT", "EDGE_ECHO_UDP_RATE_LIMIT"} {
 		if err == nil || !strings.Contains(err.Error(), v) {
 			t.Errorf("Validate() = %v; want %s named", err, v)
+		}
+	}
+}
+
+func TestValidateSerial(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string // the variable named, or "" for valid
+	}{
+		{map[string]string{"EDGE_CONSOLE_PORT": "/dev/ttyAMA0", "EDGE_FIRMWARE_PORT": "/dev/ttyUSB0"}, ""},
+		{map[string]string{"EDGE_CONSOLE_PORT": "off", "EDGE_FIRMWARE_PORT": "off", "EDGE_MQTT_URL": "off"}, ""},
+		{map[string]string{"EDGE_CONSOLE_PORT": "ttyAMA0"}, "EDGE_CONSOLE_PORT"},
+		{map[string]string{"EDGE_CONSOLE_PORT": "/dev/ttyAMA0", "EDGE_CONSOLE_BAUD": "0"}, "EDGE_CONSOLE_BAUD"},
+		{map[string]string{"EDGE_FIRMWARE_PORT": "/dev/ttyUSB0", "EDGE_FIRMWARE_BAUD": "5000000"}, "EDGE_FIRMWARE_BAUD"},
+		{map[string]string{"EDGE_FIRMWARE_PORT": "/dev/ttyUSB0", "EDGE_CONSOLE_PORT": "/dev/ttyUSB0"}, "EDGE_FIRMWARE_PORT"},
+		{map[string]string{"EDGE_FIRMWARE_PORT": "/dev/ttyUSB0", "EDGE_MQTT_URL": "off"}, "EDGE_FIRMWARE_PORT"},
+		{map[string]string{"EDGE_FIRMWARE_PORT": "/dev/ttyUSB0", "EDGE_FIRMWARE_MAX_FRAME": "0"}, "EDGE_FIRMWARE_MAX_FRAME"},
+		{map[string]string{"EDGE_FIRMWARE_FRAMING": "slip"}, "EDGE_FIRMWARE_FRAMING"},
+		{map[string]string{"EDGE_CONSOLE_ECHO": "maybe"}, "EDGE_CONSOLE_ECHO"},
+	} {
+		clearEnv(t)
+		for k, v := range tc.env {
+			t.Setenv(k, v)
+		}
+		_, err := Load()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: %v", tc.env, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%v: %v, want %s named", tc.env, err, tc.want)
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 // the status bridge, in the order they must start.
 func (a *Agent) mqttServices() []*service {
 	c := a.cfg.MQTT
+	a.mqtt = &bridgeService{}
 	if c.URL == Off {
 		return []*service{{name: "mqtt", envVar: Prefix + "_MQTT_URL", addr: Off}}
 	}
@@ -57,7 +58,7 @@ func (a *Agent) mqttServices() []*service {
 		})
 	}
 	src := &mqttSource{a: a, health: &health.Collector{DiskPath: a.cfg.File.Dir}}
-	bs := &bridgeService{}
+	bs := a.mqtt
 	out = append(out, &service{
 		name: "mqtt", envVar: Prefix + "_MQTT_URL", addr: strings.Join(brokers, ","), counters: bs,
 		bind: func(string) (string, func(context.Context) error, error) {
@@ -119,6 +120,9 @@ func (a *Agent) bridgeConfig(brokers []string, embedded string) (bridge.Config, 
 		DiscoveryPrefix: c.DiscoveryPrefix, Interval: c.Interval,
 		Commands: map[string]bridge.Command{"services": func([]byte) (any, error) { return a.Status().Services, nil }},
 		Logger:   a.log.With("service", "mqtt"),
+	}
+	if !serialOff(a.cfg.Firmware.Port) {
+		cfg.Subscriptions = map[string]func([]byte){firmwareTx: func(p []byte) { a.firmware.Send(p) }}
 	}
 	if c.PasswordFile != "" {
 		pw, err := os.ReadFile(c.PasswordFile)

@@ -95,6 +95,31 @@ func (c Config) Validate() error {
 	if c.DeviceID != "" && strings.Trim(c.DeviceID, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
 		bad("DEVICE_ID", c.DeviceID, "letters, digits, _ and - only, or empty for the hostname")
 	}
+	for _, sp := range []struct {
+		name, port string
+		baud       int
+	}{{"CONSOLE", c.Console.Port, c.Console.Baud}, {"FIRMWARE", c.Firmware.Port, c.Firmware.Baud}} {
+		if serialOff(sp.port) {
+			continue
+		}
+		if !strings.HasPrefix(sp.port, "/") {
+			bad(sp.name+"_PORT", sp.port, "an absolute device path such as /dev/ttyAMA0, empty or off")
+		}
+		if sp.baud < 50 || sp.baud > 4_000_000 {
+			bad(sp.name+"_BAUD", strconv.Itoa(sp.baud), "a baud rate from 50 to 4000000, e.g. 9600 or 115200")
+		}
+	}
+	if !serialOff(c.Firmware.Port) {
+		if c.Firmware.Port == c.Console.Port {
+			bad("FIRMWARE_PORT", c.Firmware.Port, "a port other than EDGE_CONSOLE_PORT's")
+		}
+		if m.URL == Off {
+			bad("FIRMWARE_PORT", c.Firmware.Port, "empty or off while EDGE_MQTT_URL=off: the bridge carries the microcontroller's lines to MQTT")
+		}
+		if c.Firmware.MaxFrame < 1 || c.Firmware.MaxFrame > 65536 {
+			bad("FIRMWARE_MAX_FRAME", strconv.Itoa(c.Firmware.MaxFrame), "1 to 65536 bytes")
+		}
+	}
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
 }
@@ -136,3 +161,6 @@ func checkBrokerURL(s string) error {
 func validTopicLevel(s string) bool {
 	return s != "" && !strings.ContainsAny(s, "/+#\x00")
 }
+
+// serialOff says whether a serial port setting leaves its service off.
+func serialOff(port string) bool { return port == "" || port == Off }

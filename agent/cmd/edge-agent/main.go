@@ -17,7 +17,7 @@ import (
 	"edge-agent/agent"
 )
 
-const usage = `edge-agent: time, file, echo and status services for a small Linux device.
+const usage = `edge-agent: time, file, echo, status and serial services for a small Linux device.
 
 Usage:
   edge-agent [run]                  run the services configured by EDGE_ variables
@@ -35,6 +35,8 @@ Usage:
   edge-agent fleet [--broker URL] [--prefix P] [--json] [--watch]
                                     list every device on an MQTT broker: online or not,
                                     version, uptime, IP, CPU temperature, last state
+  edge-agent ports [--json]         list serial ports (USB VID:PID, serial number, product),
+                                    read from sysfs without opening any
   edge-agent help                   this text
 `
 
@@ -73,6 +75,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return sendClient(args, stdout, stderr)
 	case "fleet":
 		return fleetCommand(args, stdout, stderr)
+	case "ports":
+		return portsCommand(args, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -38,6 +39,10 @@ type Config struct {
 	Interval time.Duration
 	// Commands are answered besides the built-in ping and refresh.
 	Commands map[string]Command
+	// Subscriptions hand the messages of topics under the device's base
+	// (keys such as "firmware/tx") to their function, in order. The
+	// function must not block: it runs on the client's message router.
+	Subscriptions map[string]func(payload []byte)
 	// Logger gets connection changes and errors, never a line per message.
 	Logger *slog.Logger
 }
@@ -73,12 +78,14 @@ type Bridge struct {
 	connected chan struct{} // a new connection wants online, discovery and state
 	haOnline  chan struct{}
 	cmds      chan message
+	out       chan message    // Forward's queue, sent while connected
 	retained  chan string     // discovery keys the broker holds for this device
 	announced map[string]bool // discovery keys sent on this run, owned by Run
 	pending   map[string]bool // retained keys seen before the first announcement
 
 	stats struct {
 		connects, publishes, skipped, commands, dropped atomic.Uint64
+		forwarded, forwardDropped                       atomic.Uint64
 		connected                                       atomic.Bool
 	}
 }
@@ -118,6 +125,7 @@ func New(cfg Config, src Source) (*Bridge, error) {
 		connected: make(chan struct{}, 1),
 		haOnline:  make(chan struct{}, 1),
 		cmds:      make(chan message, 16),
+		out:       make(chan message, forwardQueue),
 		retained:  make(chan string, 64),
 	}, nil
 }
@@ -135,6 +143,26 @@ func (b *Bridge) Counters() map[string]uint64 {
 		"skipped_offline":  b.stats.skipped.Load(),
 		"commands":         b.stats.commands.Load(),
 		"commands_dropped": b.stats.dropped.Load(),
+		"forwarded":        b.stats.forwarded.Load(),
+		"forward_dropped":  b.stats.forwardDropped.Load(),
+	}
+}
+
+// forwardQueue bounds what Forward holds while the broker is away: a few
+// minutes of a chatty microcontroller's lines.
+const forwardQueue = 1024
+
+// Forward publishes payload (copied) under the device's base topic, e.g.
+// sub "firmware/rx", not retained, in the order of the calls. It never
+// blocks: while the broker is away messages wait in a bounded queue, and
+// when that is full Forward returns false and counts the loss.
+func (b *Bridge) Forward(sub string, payload []byte) bool {
+	select {
+	case b.out <- message{b.topics.base + "/" + sub, bytes.Clone(payload)}:
+		return true
+	default:
+		b.stats.forwardDropped.Add(1)
+		return false
 	}
 }
 
@@ -157,9 +185,9 @@ func (b *Bridge) options() *paho.ClientOptions {
 	if b.cfg.TLS != nil {
 		o.SetTLSConfig(b.cfg.TLS)
 	}
-	// Handlers run on their own goroutines and only queue work; order
-	// between messages does not matter to any of them.
-	o.SetOrderMatters(false)
+	// Handlers only queue work and never block, so they can run in
+	// order on paho's router: lines for a microcontroller keep theirs.
+	o.SetOrderMatters(true)
 	o.SetCleanSession(true)
 	o.SetKeepAlive(30 * time.Second)
 	o.SetPingTimeout(10 * time.Second)
@@ -176,6 +204,9 @@ func (b *Bridge) options() *paho.ClientOptions {
 		// Subscriptions do not survive a clean session: redo them on
 		// every connection.
 		c.Subscribe(b.topics.commands(), 1, b.onCommand).WaitTimeout(5 * time.Second)
+		for sub, fn := range b.cfg.Subscriptions {
+			c.Subscribe(b.topics.base+"/"+sub, 1, func(_ paho.Client, m paho.Message) { fn(m.Payload()) }).WaitTimeout(5 * time.Second)
+		}
 		if b.cfg.DiscoveryPrefix != "off" {
 			c.Subscribe(b.topics.haStatus(), 1, b.onHAStatus).WaitTimeout(5 * time.Second)
 			// Configs retained from an earlier run tell which sensors
@@ -231,6 +262,11 @@ func (b *Bridge) Run(ctx context.Context) error {
 	defer poll.Stop()
 	var seq uint64
 	for {
+		// Forwarded messages wait in their queue while the broker is away.
+		var out chan message
+		if c.IsConnectionOpen() {
+			out = b.out
+		}
 		select {
 		case <-ctx.Done():
 			if c.IsConnectionOpen() {
@@ -249,6 +285,10 @@ func (b *Bridge) Run(ctx context.Context) error {
 			b.publishState(c)
 		case m := <-b.cmds:
 			b.command(c, m)
+		case m := <-out:
+			if b.publish(c, m.topic, false, m.payload) {
+				b.stats.forwarded.Add(1)
+			}
 		case key := <-b.retained:
 			b.removeStale(c, key)
 		case <-state.C:
@@ -269,13 +309,14 @@ func (b *Bridge) Run(ctx context.Context) error {
 // publish sends without waiting: the run loop must not stall on a slow
 // broker. While disconnected nothing is queued; the state is sent afresh
 // on the next connection.
-func (b *Bridge) publish(c paho.Client, topic string, retained bool, payload []byte) {
+func (b *Bridge) publish(c paho.Client, topic string, retained bool, payload []byte) bool {
 	if !c.IsConnectionOpen() {
 		b.stats.skipped.Add(1)
-		return
+		return false
 	}
 	c.Publish(topic, 1, retained, payload)
 	b.stats.publishes.Add(1)
+	return true
 }
 
 func (b *Bridge) publishJSON(c paho.Client, topic string, retained bool, v any) {
