@@ -83,7 +83,7 @@ func (a *Agent) fileService() *service {
 			a.files.add(r)
 			a.events.add("file_received", r)
 		},
-		Logger:            a.log.With("service", "file"),
+		Logger: a.log.With("service", "file"),
 	}
 	return &service{
 		name: "file", envVar: Prefix + "_FILE_ADDR", addr: c.Addr, counters: s,

@@ -36,7 +36,7 @@ func TestLoadDefaults(t *testing.T) {
 		Time: TimeConfig{Addr: ":8080", RateLimit: 10},
 		File: FileConfig{Addr: ":8080", Dir: "received", MaxSize: 1 << 30, MinFree: 64 << 20, MaxConns: 32, MaxConnsPerSource: 4,
 			HeaderTimeout: 30 * time.Second, IdleTimeout: time.Minute, PartialTTL: 24 * time.Hour},
-		MQTT: MQTTConfig{Prefix: "edge", DiscoveryPrefix: "homeassistant", Interval: 30 * time.Second, EmbeddedAddr: "127.0.0.1:1883"},
+		MQTT:     MQTTConfig{Prefix: "edge", DiscoveryPrefix: "homeassistant", Interval: 30 * time.Second, EmbeddedAddr: "127.0.0.1:1883"},
 		Console:  ConsoleConfig{Baud: 115200, Echo: true},
 		Firmware: FirmwareConfig{Baud: 115200, Framing: firmwarebridge.FramingLines, MaxFrame: 1024},
 	}
