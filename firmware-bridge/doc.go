@@ -1,4 +1,7 @@
-// Package firmwarebridge will hold the serial side of the agent: the
-// console for driving the agent over a UART when the network is down, and
-// the link that carries a microcontroller's lines or frames to MQTT.
+// Package firmwarebridge is the serial side of the agent: a Console for
+// driving it over a UART or USB gadget serial when the network is down,
+// and a Link that carries a microcontroller's lines or COBS frames to
+// MQTT and back. Both keep their port open across unplugs (keeper), and
+// the wire codecs (Editor, LineFramer, COBSFramer) are apart from I/O.
+// ListPorts reads sysfs and never opens a device.
 package firmwarebridge
