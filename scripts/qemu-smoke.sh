@@ -3,7 +3,8 @@
 # `version`, then the agent itself on loopback answering, from the emulated
 # binary, an echo round trip over TCP and UDP, an SNTP query, a text time
 # query, a verified file upload, itself online on its embedded MQTT broker
-# (seen with edge-agent fleet), and a clean SIGTERM stop.
+# (seen with edge-agent fleet), and a clean SIGTERM stop; then its serial
+# console and firmware bridge on pseudo-terminals (scripts/serial-smoke.py).
 # The armv6 build runs on an ARM1176 (Pi Zero/1) so an ARMv7-only
 # instruction would fault here rather than on a user's device.
 set -euo pipefail
@@ -71,6 +72,12 @@ print(*[s.getsockname()[1] for s in ss])')
 	[[ $fleet == *'"online":true'* ]] || { echo "qemu-smoke: $name: not online on its embedded broker: $fleet" >&2; return 1; }
 	[ "$rc" = 0 ] || { echo "qemu-smoke: $name: exit status $rc after SIGTERM" >&2; return 1; }
 	echo "qemu-smoke: $name: echo over tcp and udp, sntp ($sntp), text time, a verified 3 MB upload, online over MQTT, clean stop"
+
+	local console
+	console=$(EDGE_ECHO_ADDR=off EDGE_NTP_ADDR=off EDGE_TIME_ADDR=off EDGE_FILE_ADDR=off \
+		EDGE_MQTT_EMBEDDED_ADDR=127.0.0.1:$mport python3 scripts/serial-smoke.py "${emu[@]}" "$bin" run) ||
+		{ echo "qemu-smoke: $name: serial console and firmware bridge failed" >&2; return 1; }
+	echo "qemu-smoke: $name: serial console login and commands, a microcontroller line bridged to MQTT: $console"
 }
 
 run_one armv6 qemu-arm-static -cpu arm1176
