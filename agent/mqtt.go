@@ -240,10 +240,11 @@ func (m *mqttSource) Sensors() []bridge.Sensor {
 		s = append(s, bridge.Sensor{Key: "under_voltage", Name: "Under-voltage", Template: "{{ 'yes' if value_json.throttled.under_voltage_now else 'no' }}", Icon: "mdi:flash-alert"})
 	}
 	per := map[string]bridge.Sensor{
-		"echo": {Key: "echo_conns", Name: "Echo connections", Template: "{{ value_json.services.echo.counters.conns_active }}", StateClass: "measurement"},
-		"ntp":  {Key: "ntp_replies", Name: "SNTP replies", Template: "{{ value_json.services.ntp.counters.replies }}", StateClass: "total_increasing"},
-		"time": {Key: "time_replies", Name: "Text time replies", Template: "{{ value_json.services.time.counters.replies }}", StateClass: "total_increasing"},
-		"file": {Key: "files_received", Name: "Files received", Template: "{{ value_json.services.file.counters.files }}", StateClass: "total_increasing", Icon: "mdi:file-download"},
+		"echo":     {Key: "echo_conns", Name: "Echo connections", Template: "{{ value_json.services.echo.counters.conns_active }}", StateClass: "measurement"},
+		"ntp":      {Key: "ntp_replies", Name: "SNTP replies", Template: "{{ value_json.services.ntp.counters.replies }}", StateClass: "total_increasing"},
+		"time":     {Key: "time_replies", Name: "Text time replies", Template: "{{ value_json.services.time.counters.replies }}", StateClass: "total_increasing"},
+		"file":     {Key: "files_received", Name: "Files received", Template: "{{ value_json.services.file.counters.files }}", StateClass: "total_increasing", Icon: "mdi:file-download"},
+		"firmware": {Key: "firmware_link", Name: "Firmware link", Template: "{{ 'up' if value_json.services.firmware.counters.link_up else 'down' }}", Icon: "mdi:serial-port"},
 	}
 	var on []string
 	for _, svc := range m.a.Status().Services {
