@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -49,12 +51,18 @@ exit $rc`, binary, ntpdig)
 		t.Fatalf("ntpdig: %v\n%s", err, out)
 	}
 	// e.g. 2026-11-23 08:20:00.123456 (+0000) +0.000012 +/- 0.000100 127.0.0.1 s10 no-leap
-	line := regexp.MustCompile(`([-+][0-9.]+) \+/- [0-9.]+ 127\.0\.0\.1 (s\d+) (\S+)`).FindStringSubmatch(string(out))
-	if line == nil || line[2] != want || line[3] != "no-leap" {
+	line := regexp.MustCompile(`([-+][0-9.]+) \+/- ([0-9.]+) 127\.0\.0\.1 (s\d+) (\S+)`).FindStringSubmatch(string(out))
+	if line == nil || line[3] != want || line[4] != "no-leap" {
 		t.Fatalf("ntpdig said %q, want %s no-leap", out, want)
 	}
-	if off := strings.TrimLeft(line[1], "+-"); off > "0.001" {
-		t.Errorf("ntpdig offset %s s", line[1])
+	// Same clock on both ends: the offset is only the asymmetry of the
+	// two one-way delays, which the error bound ntpdig prints (half the
+	// round trip, plus dispersion) covers; on a busy machine that can be
+	// a millisecond or more.
+	off, _ := strconv.ParseFloat(line[1], 64)
+	bound, _ := strconv.ParseFloat(line[2], 64)
+	if math.Abs(off) > bound+0.0005 {
+		t.Errorf("ntpdig offset %s s beyond its error bound %s s", line[1], line[2])
 	}
 }
 
