@@ -7,10 +7,12 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"edge-agent/agent/health"
-	"edge-agent/firmware-bridge"
+	firmwarebridge "edge-agent/firmware-bridge"
+	"edge-agent/transport/filerecv"
 )
 
 // consoleWidth is what every console answer fits in: a serial terminal.
@@ -142,9 +144,9 @@ func (a *Agent) consoleTime(w io.Writer, _ []string) error {
 	now := time.Now()
 	fmt.Fprintf(w, "local  %s\n", now.Format("2006-01-02 15:04:05.000 MST (-07:00)"))
 	fmt.Fprintf(w, "UTC    %s\n", now.UTC().Format("2006-01-02 15:04:05.000"))
-	snap, _ := (&health.Collector{}).Collect()
-	fmt.Fprintf(w, "clock  %s\n", a.clockLine(snap.Clock))
-	if snap.Clock.Synchronised {
+	clock, _ := health.KernelClock{}.ClockSync()
+	fmt.Fprintf(w, "clock  %s\n", a.clockLine(clock))
+	if clock.Synchronised {
 		fmt.Fprintf(w, "SNTP   serving stratum %d\n", a.cfg.NTP.Stratum)
 	}
 	return nil
@@ -224,4 +226,37 @@ func wrapWords(w io.Writer, indent string, words []string) {
 	if len(line) > len(indent) {
 		fmt.Fprintln(w, line)
 	}
+}
+
+// recentFiles keeps the last files received, for the console.
+type recentFiles struct {
+	mu    sync.Mutex
+	files []receivedFile
+}
+
+type receivedFile struct {
+	At time.Time
+	filerecv.Received
+}
+
+const recentFilesKept = 10
+
+func (r *recentFiles) add(f filerecv.Received) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.files) == recentFilesKept {
+		r.files = r.files[1:]
+	}
+	r.files = append(r.files, receivedFile{time.Now(), f})
+}
+
+// list returns them newest first.
+func (r *recentFiles) list() []receivedFile {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]receivedFile, len(r.files))
+	for i, f := range r.files {
+		out[len(out)-1-i] = f
+	}
+	return out
 }

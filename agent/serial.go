@@ -2,11 +2,8 @@ package agent
 
 import (
 	"context"
-	"sync"
-	"time"
 
-	"edge-agent/firmware-bridge"
-	"edge-agent/transport/filerecv"
+	firmwarebridge "edge-agent/firmware-bridge"
 )
 
 // firmwareRx and firmwareTx are the bridge's topics under the device's.
@@ -66,37 +63,4 @@ func (a *Agent) firmwareService() *service {
 // linkChanged turns a port opening or vanishing into a serial_link event.
 func (a *Agent) linkChanged(c firmwarebridge.LinkChange) {
 	a.events.add("serial_link", c)
-}
-
-// recentFiles keeps the last files received, for the console.
-type recentFiles struct {
-	mu    sync.Mutex
-	files []receivedFile
-}
-
-type receivedFile struct {
-	At time.Time
-	filerecv.Received
-}
-
-const recentFilesKept = 10
-
-func (r *recentFiles) add(f filerecv.Received) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.files) == recentFilesKept {
-		r.files = r.files[1:]
-	}
-	r.files = append(r.files, receivedFile{time.Now(), f})
-}
-
-// list returns them newest first.
-func (r *recentFiles) list() []receivedFile {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]receivedFile, len(r.files))
-	for i, f := range r.files {
-		out[len(out)-1-i] = f
-	}
-	return out
 }

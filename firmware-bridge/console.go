@@ -61,17 +61,13 @@ type Console struct {
 
 // Run serves the console until ctx ends; it returns nil then.
 func (c *Console) Run(ctx context.Context) error {
-	log := c.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	k := &keeper{cfg: c.Port, role: "console", log: log, onChange: c.OnChange, stats: &c.stats}
+	k := &keeper{cfg: c.Port, role: "console", log: c.Logger, onChange: c.OnChange, stats: &c.stats}
 	return k.run(ctx, c.session)
 }
 
 // Counters returns the console's counters.
 func (c *Console) Counters() map[string]uint64 {
-	m := c.stats.counters(map[string]uint64{})
+	m := c.stats.counters()
 	m["commands"] = c.commands.Load()
 	m["unknown_commands"] = c.unknown.Load()
 	m["lines_too_long"] = c.tooLong.Load()

@@ -68,18 +68,14 @@ func (l *Link) Send(msg []byte) bool {
 // Run bridges until ctx ends; it returns nil then.
 func (l *Link) Run(ctx context.Context) error {
 	l.init()
-	log := l.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	k := &keeper{cfg: l.Port, role: "firmware", log: log, onChange: l.OnChange, stats: &l.stats}
+	k := &keeper{cfg: l.Port, role: "firmware", log: l.Logger, onChange: l.OnChange, stats: &l.stats}
 	return k.run(ctx, l.session)
 }
 
 // Counters returns the link's counters.
 func (l *Link) Counters() map[string]uint64 {
 	l.init()
-	m := l.stats.counters(map[string]uint64{})
+	m := l.stats.counters()
 	fs := l.framer.Stats()
 	m["rx_messages"] = fs.Messages
 	m["rx_empty"] = fs.Empty

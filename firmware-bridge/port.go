@@ -78,7 +78,9 @@ func (s *linkStats) down() string {
 	return "not opened yet"
 }
 
-func (s *linkStats) counters(m map[string]uint64) map[string]uint64 {
+// counters starts a Counters map with what every port has.
+func (s *linkStats) counters() map[string]uint64 {
+	m := map[string]uint64{}
 	var up uint64
 	if s.up.Load() {
 		up = 1
@@ -98,13 +100,16 @@ func (s *linkStats) counters(m map[string]uint64) map[string]uint64 {
 type keeper struct {
 	cfg      PortConfig
 	role     string
-	log      *slog.Logger
+	log      *slog.Logger // nil discards
 	onChange func(LinkChange)
 	stats    *linkStats
 }
 
 // run returns nil when ctx ends; a session's error only closes the port.
 func (k *keeper) run(ctx context.Context, session func(ctx context.Context, p port) error) error {
+	if k.log == nil {
+		k.log = slog.New(slog.DiscardHandler)
+	}
 	wait := minReopen
 	var lastErr string
 	for ctx.Err() == nil {
