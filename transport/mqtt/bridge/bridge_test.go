@@ -71,7 +71,9 @@ type watcher struct {
 func watch(t *testing.T, url string, topics ...string) *watcher {
 	t.Helper()
 	w := &watcher{msgs: make(chan paho.Message, 256)}
-	o := paho.NewClientOptions().AddBroker(url).SetClientID(fmt.Sprintf("watcher-%d", time.Now().UnixNano())).SetOrderMatters(false)
+	// Ordered delivery (paho's default), so a test can check the order
+	// the bridge published in; the handler only queues.
+	o := paho.NewClientOptions().AddBroker(url).SetClientID(fmt.Sprintf("watcher-%d", time.Now().UnixNano()))
 	w.c = paho.NewClient(o)
 	if tok := w.c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("watcher connect: %v", tok.Error())
