@@ -19,7 +19,9 @@ type SendOptions struct {
 	// so the result of each file is unknown.
 	Legacy bool
 	// Resume continues an interrupted upload of the same file (same name,
-	// size and SHA-256) where the server left it.
+	// size and SHA-256) where the server left it. If the whole file then
+	// fails to verify, the part the server held was bad (and the server
+	// has dropped it): the file is sent once more from byte 0.
 	Resume bool
 	// Token is the server's shared secret, if it has one.
 	Token string
@@ -71,6 +73,18 @@ func (e *ReplyError) Error() string { return fmt.Sprintf("server refused: %s: %s
 // the file. A *ReplyError carries the server's reason; after one the
 // connection can carry the next file, after any other error it cannot.
 func (s *Sender) Send(ctx context.Context, path, name string) (Sent, error) {
+	sent, offset, err := s.send(ctx, path, name)
+	var re *ReplyError
+	if s.opts.Resume && offset > 0 && errors.As(err, &re) && re.Code == CodeChecksumMismatch {
+		// What the server held was not a prefix of this file; it has
+		// discarded it, so this attempt starts from byte 0.
+		sent, _, err = s.send(ctx, path, name)
+	}
+	return sent, err
+}
+
+// send makes one attempt and returns the offset the server resumed from.
+func (s *Sender) send(ctx context.Context, path, name string) (_ Sent, offset int64, _ error) {
 	stop := context.AfterFunc(ctx, func() { s.conn.SetDeadline(time.Now()) })
 	defer stop()
 	if name == "" {
@@ -78,15 +92,15 @@ func (s *Sender) Send(ctx context.Context, path, name string) (Sent, error) {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return Sent{}, err
+		return Sent{}, offset, err
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return Sent{}, err
+		return Sent{}, offset, err
 	}
 	if !info.Mode().IsRegular() {
-		return Sent{}, fmt.Errorf("%s is not a regular file", path)
+		return Sent{}, offset, fmt.Errorf("%s is not a regular file", path)
 	}
 	h := Header{FileName: name, FileSize: info.Size(), Token: s.opts.Token}
 	switch {
@@ -94,7 +108,7 @@ func (s *Sender) Send(ctx context.Context, path, name string) (Sent, error) {
 		// The checksum names the upload to resume, so it comes first.
 		sum := sha256.New()
 		if _, err := io.Copy(sum, f); err != nil {
-			return Sent{}, err
+			return Sent{}, offset, err
 		}
 		h.SHA256, h.Ack, h.Resume = sum.Sum(nil), true, true
 	case !s.opts.Legacy:
@@ -102,9 +116,8 @@ func (s *Sender) Send(ctx context.Context, path, name string) (Sent, error) {
 		h.SHA256Follows, h.Ack = true, true
 	}
 	if err := WriteHeader(s.conn, h, false); err != nil {
-		return Sent{}, s.wrap(ctx, err)
+		return Sent{}, offset, s.wrap(ctx, err)
 	}
-	var offset int64
 	if h.Ack {
 		var ready struct {
 			Status  string `json:"status"`
@@ -113,13 +126,13 @@ func (s *Sender) Send(ctx context.Context, path, name string) (Sent, error) {
 			Message string `json:"message"`
 		}
 		if err := ReadFrame(s.conn, &ready); err != nil {
-			return Sent{}, s.wrap(ctx, err)
+			return Sent{}, offset, s.wrap(ctx, err)
 		}
 		if ready.Status != "ready" {
-			return Sent{}, &ReplyError{Code: ready.Code, Message: ready.Message}
+			return Sent{}, offset, &ReplyError{Code: ready.Code, Message: ready.Message}
 		}
 		if ready.Offset < 0 || ready.Offset > h.FileSize {
-			return Sent{}, fmt.Errorf("filerecv: server holds %d bytes of a %d-byte file", ready.Offset, h.FileSize)
+			return Sent{}, offset, fmt.Errorf("filerecv: server holds %d bytes of a %d-byte file", ready.Offset, h.FileSize)
 		}
 		offset = ready.Offset
 	}
@@ -131,20 +144,20 @@ func (s *Sender) Send(ctx context.Context, path, name string) (Sent, error) {
 		if th != nil {
 			th.stop()
 		}
-		return Sent{}, s.wrap(ctx, err)
+		return Sent{}, offset, s.wrap(ctx, err)
 	}
 	if !h.Ack {
-		return Sent{Name: name, Size: h.FileSize}, nil
+		return Sent{Name: name, Size: h.FileSize}, offset, nil
 	}
 	if th != nil {
 		sum, err := th.finish(h.FileSize)
 		if err != nil {
-			return Sent{}, err
+			return Sent{}, offset, err
 		}
 		h.SHA256 = sum
 		trailer, _ := AppendFrame(nil, map[string]string{"sha256": hex.EncodeToString(sum)})
 		if _, err := s.conn.Write(trailer); err != nil {
-			return Sent{}, s.wrap(ctx, err)
+			return Sent{}, offset, s.wrap(ctx, err)
 		}
 	}
 	var res struct {
@@ -157,15 +170,15 @@ func (s *Sender) Send(ctx context.Context, path, name string) (Sent, error) {
 		Message     string `json:"message"`
 	}
 	if err := ReadFrame(s.conn, &res); err != nil {
-		return Sent{}, s.wrap(ctx, err)
+		return Sent{}, offset, s.wrap(ctx, err)
 	}
 	if res.Status != "ok" {
-		return Sent{}, &ReplyError{Code: res.Code, Message: res.Message}
+		return Sent{}, offset, &ReplyError{Code: res.Code, Message: res.Message}
 	}
 	if res.Size != h.FileSize || res.SHA256 != hex.EncodeToString(h.SHA256) {
-		return Sent{}, fmt.Errorf("filerecv: server confirmed %d bytes with sha256 %s, sent %d with %x", res.Size, res.SHA256, h.FileSize, h.SHA256)
+		return Sent{}, offset, fmt.Errorf("filerecv: server confirmed %d bytes with sha256 %s, sent %d with %x", res.Size, res.SHA256, h.FileSize, h.SHA256)
 	}
-	return Sent{Name: res.FileName, Size: res.Size, SHA256: res.SHA256, ResumedFrom: res.ResumedFrom}, nil
+	return Sent{Name: res.FileName, Size: res.Size, SHA256: res.SHA256, ResumedFrom: res.ResumedFrom}, offset, nil
 }
 
 // body sends the file from offset in steps, so progress can be told (and

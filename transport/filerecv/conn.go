@@ -9,6 +9,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"edge-agent/transport/peer"
 )
 
 // chunk is how much body is read under one deadline. The idle timeout is
@@ -40,14 +42,14 @@ type (
 	}
 )
 
-// handle serves one connection: any number of files in a row.
-func (s *Server) handle(c net.Conn) {
+// handle serves one connection from src: any number of files in a row.
+func (s *Server) handle(c net.Conn, src peer.Key) {
 	for {
 		h, ok := s.readHeader(c)
 		if !ok {
 			return
 		}
-		if !s.receiveFile(c, h) {
+		if !s.receiveFile(c, src, h) {
 			return
 		}
 	}
@@ -104,12 +106,21 @@ func cutCode(err error, cut Code) Code {
 
 // receiveFile takes one file after its header and reports whether the
 // connection can carry another.
-func (s *Server) receiveFile(c net.Conn, h Header) bool {
+func (s *Server) receiveFile(c net.Conn, src peer.Key, h Header) bool {
 	start := time.Now()
-	rec, e, framed := s.takeFile(c, h)
+	rec, e, framed := s.takeFile(c, src, h)
 	if e != nil {
 		s.stats.reject(e.Code)
 		switch {
+		case e.Code == CodeTokenLockout:
+			return false
+		case e.Code == CodeBadToken && s.lockout.refused(src):
+			// This wrong token began a lockout: say so once, then
+			// end the connection, as the source's next ones will be.
+			if h.Ack {
+				s.reply(c, errorReply{"error", e.Code, e.Message})
+			}
+			return false
 		case h.Ack && framed:
 			return s.reply(c, errorReply{"error", e.Code, e.Message})
 		case h.Ack && e.Code == CodeNoSpace:
@@ -142,8 +153,8 @@ func (s *Server) receiveFile(c net.Conn, h Header) bool {
 // the same name is not refused as busy. framed reports whether the
 // connection is still in step: a refusal before the body (the sender
 // waits for "ready") or a checksum mismatch after all of it.
-func (s *Server) takeFile(c net.Conn, h Header) (rec Received, e *Error, framed bool) {
-	if e := s.admitFile(h); e != nil {
+func (s *Server) takeFile(c net.Conn, src peer.Key, h Header) (rec Received, e *Error, framed bool) {
+	if e := s.admitFile(src, h); e != nil {
 		return rec, e, h.Ack
 	}
 	defer s.unclaim(h.FileName)
@@ -151,11 +162,11 @@ func (s *Server) takeFile(c net.Conn, h Header) (rec Received, e *Error, framed 
 	if err != nil {
 		return rec, storeError(err), h.Ack
 	}
-	if h.Resume && up.held > 0 {
-		if free, err := s.Store.Free(); err == nil && free-s.MinFree < h.FileSize-up.held {
-			up.abort(true)
-			return rec, errorf(CodeNoSpace, "not enough free space for the rest of the file"), true
-		}
+	// Every upload, new or resumed, has what it still needs reserved
+	// before it is told to send.
+	if err := s.Store.reserve(up, h.FileSize-up.held, s.MinFree); err != nil {
+		up.abort(true)
+		return rec, storeError(err), h.Ack
 	}
 	if h.Ack && !s.reply(c, readyReply{"ready", up.held}) {
 		up.abort(true)
@@ -174,11 +185,25 @@ func (s *Server) takeFile(c net.Conn, h Header) (rec Received, e *Error, framed 
 		}
 	}
 	if want != nil && subtle.ConstantTimeCompare(sum, want) != 1 {
+		// A resumed upload that does not verify may have started from
+		// a bad partial (cut, corrupted or planted): it goes with the
+		// rest, so the sender's next attempt starts from byte 0.
 		up.abort(false)
+		if up.held > 0 {
+			s.stats.partialsDiscarded.Add(1)
+		}
 		return rec, errorf(CodeChecksumMismatch, "received data has sha256 %x, sender says %x", sum, want), true
 	}
-	if err := up.commit(h.FileName); err != nil {
+	warn, err := up.commit(h.FileName)
+	if err != nil {
 		return rec, storeError(err), true
+	}
+	if warn != nil {
+		// The rename is done and readers see the new file: this is a
+		// success, though a power cut before the directory reaches the
+		// disk could still bring back the previous version.
+		s.stats.dirSyncFailed.Add(1)
+		s.logger().Warn("file published, but syncing the directory failed", "name", h.FileName, "err", warn)
 	}
 	return Received{
 		Name: h.FileName, Size: h.FileSize, SHA256: hex.EncodeToString(sum),
@@ -186,8 +211,22 @@ func (s *Server) takeFile(c net.Conn, h Header) (rec Received, e *Error, framed 
 	}, nil, true
 }
 
-// admitFile applies every check that can be made before a byte is written.
-func (s *Server) admitFile(h Header) *Error {
+// admitFile applies the checks that need no file: the token first, so a
+// sender without it learns nothing else, then name and size.
+func (s *Server) admitFile(src peer.Key, h Header) *Error {
+	if s.Token != "" {
+		if s.lockout.refused(src) {
+			return errorf(CodeTokenLockout, "too many wrong tokens from %s", src)
+		}
+		if !tokenOK(h.Token, s.Token) {
+			if d := s.lockout.wrong(src); d > 0 {
+				s.stats.lockouts.Add(1)
+				s.logger().Warn("upload source locked out after wrong tokens", "source", src.String(), "wrong_tokens", lockoutAfter, "for", d)
+			}
+			return errorf(CodeBadToken, "a valid token is required")
+		}
+		s.lockout.right(src)
+	}
 	if err := ValidName(h.FileName); err != nil {
 		var e *Error
 		if errors.As(err, &e) {
@@ -195,18 +234,8 @@ func (s *Server) admitFile(h Header) *Error {
 		}
 		return errorf(CodeBadName, "%v", err)
 	}
-	if s.Token != "" && subtle.ConstantTimeCompare([]byte(h.Token), []byte(s.Token)) != 1 {
-		return errorf(CodeBadToken, "a valid token is required")
-	}
 	if h.FileSize > s.maxSize() {
 		return errorf(CodeTooLarge, "file_size %d is over the limit of %d bytes", h.FileSize, s.maxSize())
-	}
-	free, err := s.Store.Free()
-	if err != nil {
-		return errorf(CodeIO, "cannot tell the free space: %v", err)
-	}
-	if !h.Resume && free-s.MinFree < h.FileSize {
-		return errorf(CodeNoSpace, "%d bytes free with %d to keep free, file needs %d", free, s.MinFree, h.FileSize)
 	}
 	if !s.claim(h.FileName) {
 		return errorf(CodeBusy, "%q is being uploaded on another connection", h.FileName)
@@ -225,6 +254,7 @@ func (s *Server) copyBody(c net.Conn, up *upload, h Header) ([]byte, *Error) {
 		c.SetReadDeadline(time.Now().Add(idle))
 		got, err := io.CopyN(up.f, c, min(left, chunk))
 		left -= got
+		up.wrote(got)
 		s.stats.bytes.Add(uint64(got))
 		if err != nil {
 			th.stop()
@@ -288,6 +318,13 @@ func (s *Server) linger(c net.Conn) {
 }
 
 func storeError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if errors.Is(err, errHeld) {
+		return errorf(CodeBusy, "the upload's file is held by another connection")
+	}
 	if isNoSpace(err) {
 		return errorf(CodeNoSpace, "the file system is full")
 	}

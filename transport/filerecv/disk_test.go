@@ -35,9 +35,10 @@ func TestDiskFull(t *testing.T) {
 	}
 	defer st.Close()
 	free, _ := st.Free()
-	// The reserve is set below zero so that the check before writing lets
-	// a file through that the file system cannot hold: the write itself
-	// must then fail cleanly.
+	// The reserve is set below zero and preallocation is off so that the
+	// checks before writing let a file through that the file system
+	// cannot hold: the write itself must then fail cleanly.
+	st.allocate = noPrealloc
 	ts := start(t, &Server{Store: st, MinFree: -4 << 20})
 	old := randomBytes(100_000)
 	if _, err := ts.send(t, "fw.bin", old, SendOptions{}); err != nil {

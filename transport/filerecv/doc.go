@@ -15,9 +15,20 @@
 // cleaned (ValidName). Every path goes through an os.Root. A file is
 // written to a temporary name, synced, checked, renamed and its directory
 // synced, so a reader never sees a partial file under its final name and a
-// failed upload leaves any previous version intact. Header and file size,
-// free space less a reserve, connections in all and per source, and a
-// deadline for the header and for each stretch of body are checked before
-// a byte is written. The body moves from socket to file inside the kernel
-// (splice) while its SHA-256 is computed beside it, from the page cache.
+// failed upload leaves any previous version intact (a failed directory
+// sync after the rename is a published file, counted as a warning). The
+// token is checked first, as SHA-256 digests in constant time, and a
+// source (peer.Key) that sends 3 wrong ones is locked out with a doubling
+// back-off (lockout.go). Header and file size, the disk space the upload
+// still needs (reserved in a ledger and preallocated where the file
+// system can, so concurrent uploads never count the same free bytes),
+// connections in all and per source, and a deadline for the header and
+// for each stretch of body are checked before a byte is written. The body
+// moves from socket to file inside the kernel (splice) while its SHA-256
+// is computed beside it, from the page cache.
+//
+// Interrupted resumable uploads are kept as partial files, aged on the
+// monotonic clock in memory and expired only when no upload holds them; a
+// resumed upload that fails to verify drops its partial, and Sender then
+// starts once more from byte 0.
 package filerecv

@@ -34,6 +34,10 @@ const (
 	CodeTimeout Code = "timeout"
 	// CodeTooManyConns: the receiver is at its connection limit.
 	CodeTooManyConns Code = "too_many_connections"
+	// CodeTokenLockout: the source sent too many wrong tokens and is
+	// refused for a while. Never sent: the connection is closed at once;
+	// it keys the counter rejected_bad_token_lockout.
+	CodeTokenLockout Code = "bad_token_lockout"
 )
 
 // Error is a refusal with its reason. Message is written for a person:

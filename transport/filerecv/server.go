@@ -5,9 +5,10 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"net/netip"
 	"sync"
 	"time"
+
+	"edge-agent/transport/peer"
 )
 
 // Defaults used where a Server field is zero.
@@ -30,11 +31,14 @@ type Server struct {
 	MinFree int64
 	// MaxConns caps open connections; default DefaultMaxConns.
 	MaxConns int
-	// MaxConnsPerSource caps open connections from one address; default
+	// MaxConnsPerSource caps open connections from one source (an IPv4
+	// address, or the /64 of an IPv6 one: see peer.Key); default
 	// DefaultMaxConnsPerSource.
 	MaxConnsPerSource int
 	// Token, when set, must be sent in every header (the seed's own client
-	// cannot, and is refused).
+	// cannot, and is refused). A source that sends 3 wrong ones is locked
+	// out: its connections are closed at once for 1 s, doubling with each
+	// further lockout up to 5 min.
 	Token string
 	// HeaderTimeout bounds the wait for a complete header, from the
 	// connection or the end of the previous file; default
@@ -43,9 +47,9 @@ type Server struct {
 	// IdleTimeout cuts a sender whose body stalls this long (a slowloris);
 	// default DefaultIdleTimeout.
 	IdleTimeout time.Duration
-	// PartialTTL is how long an interrupted resumable upload is kept;
-	// default DefaultPartialTTL. Expired ones are removed at start-up and
-	// then every hour.
+	// PartialTTL is how long an interrupted resumable upload is kept after
+	// its last write; default the Store's (DefaultPartialTTL). Expiry runs
+	// every PartialTTL/4, at most an hour apart.
 	PartialTTL time.Duration
 	// OnFile, if set, is told of each file published. It runs on the
 	// connection's goroutine and must not block.
@@ -53,11 +57,12 @@ type Server struct {
 	// Logger gets errors and a line per received file.
 	Logger *slog.Logger
 
-	stats stats
+	stats   stats
+	lockout lockout // tests replace its clock
 
 	mu        sync.Mutex
 	busy      map[string]bool
-	perSource map[netip.Addr]int
+	perSource peer.Counter
 	conns     map[net.Conn]struct{}
 }
 
@@ -103,8 +108,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	s.mu.Lock()
-	s.busy, s.perSource, s.conns = map[string]bool{}, map[netip.Addr]int{}, map[net.Conn]struct{}{}
+	s.busy, s.conns = map[string]bool{}, map[net.Conn]struct{}{}
 	s.mu.Unlock()
+	s.stats.store.Store(s.Store)
 	var wg sync.WaitGroup
 	expireCtx, stopExpiring := context.WithCancel(ctx)
 	wg.Go(func() { s.expirePartials(expireCtx) })
@@ -134,7 +140,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			continue
 		}
 		delay = 0
-		src := peerAddr(c)
+		src := peer.KeyOfAddr(c.RemoteAddr())
+		if s.Token != "" && s.lockout.refused(src) {
+			s.stats.reject(CodeTokenLockout)
+			c.Close()
+			continue
+		}
 		if reason := s.admitConn(c, src); reason != "" {
 			s.stats.reject(reason)
 			c.Close()
@@ -142,43 +153,31 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		wg.Go(func() {
 			defer s.releaseConn(c, src)
-			s.handle(c)
+			s.handle(c, src)
 		})
 	}
 }
 
-func peerAddr(c net.Conn) netip.Addr {
-	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
-		return ap.Addr().Unmap()
-	}
-	return netip.Addr{}
-}
-
 // admitConn applies the connection caps; it returns the reason for a refusal.
-func (s *Server) admitConn(c net.Conn, src netip.Addr) Code {
+func (s *Server) admitConn(c net.Conn, src peer.Key) Code {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case len(s.conns) >= orDefault(s.MaxConns, DefaultMaxConns):
-		return CodeTooManyConns
-	case s.perSource[src] >= orDefault(s.MaxConnsPerSource, DefaultMaxConnsPerSource):
+	if len(s.conns) >= orDefault(s.MaxConns, DefaultMaxConns) ||
+		!s.perSource.Acquire(src, orDefault(s.MaxConnsPerSource, DefaultMaxConnsPerSource)) {
 		return CodeTooManyConns
 	}
 	s.conns[c] = struct{}{}
-	s.perSource[src]++
 	s.stats.connsActive.Add(1)
 	s.stats.connsTotal.Add(1)
 	return ""
 }
 
-func (s *Server) releaseConn(c net.Conn, src netip.Addr) {
+func (s *Server) releaseConn(c net.Conn, src peer.Key) {
 	c.Close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.conns, c)
-	if s.perSource[src]--; s.perSource[src] <= 0 {
-		delete(s.perSource, src)
-	}
+	s.perSource.Release(src)
 	s.stats.connsActive.Add(-1)
 }
 
@@ -199,20 +198,33 @@ func (s *Server) unclaim(name string) {
 	s.mu.Unlock()
 }
 
-// expirePartials removes abandoned partial uploads every hour until ctx
-// ends, so a long-running agent does not keep them for ever.
+// partialTTL is how long partial uploads are kept.
+func (s *Server) partialTTL() time.Duration { return orDefault(s.PartialTTL, s.Store.ttl) }
+
+// expiryInterval is how often expiry runs for a given TTL: a quarter of
+// it, so a partial goes at most 25% late, and at least hourly.
+func expiryInterval(ttl time.Duration) time.Duration {
+	return max(min(time.Hour, ttl/4), 100*time.Millisecond)
+}
+
+// expirePartials removes abandoned partial uploads until ctx ends, so a
+// long-running agent does not keep them for ever. Uploads in progress are
+// never touched (Store.Expire).
 func (s *Server) expirePartials(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
+	ttl := s.partialTTL()
+	t := time.NewTicker(expiryInterval(ttl))
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := s.Store.Expire(orDefault(s.PartialTTL, DefaultPartialTTL)); err != nil {
+			n, err := s.Store.Expire(ttl)
+			s.stats.expired.Add(uint64(n))
+			if err != nil {
 				s.logger().Warn("expiring partial uploads", "err", err)
 			} else if n > 0 {
-				s.logger().Info("expired partial uploads", "count", n)
+				s.logger().Info("expired partial uploads", "count", n, "ttl", ttl)
 			}
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -372,28 +371,6 @@ func TestSymlinkInTheDirectoryDoesNotLeadOutside(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(outside); string(got) != "keep me" {
 		t.Fatalf("the file outside now holds %q", got)
-	}
-}
-
-func TestStartUpCleansTemporaryFiles(t *testing.T) {
-	dir := t.TempDir()
-	for _, n := range []string{tmpPrefix + "abc", partialPrefix + "old", partialPrefix + "fresh", "keep.txt"} {
-		os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o600)
-	}
-	old := time.Now().Add(-48 * time.Hour)
-	os.Chtimes(filepath.Join(dir, partialPrefix+"old"), old, old)
-	st, err := OpenStore(dir, 24*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	entries, _ := os.ReadDir(dir)
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	if want := []string{partialPrefix + "fresh", "keep.txt"}; fmt.Sprint(names) != fmt.Sprint(want) {
-		t.Errorf("after start-up: %v, want %v", names, want)
 	}
 }
 

@@ -9,6 +9,10 @@ type stats struct {
 	connsActive, connsTotal atomic.Int64
 	files, bytes            atomic.Uint64
 	resumed, acceptErrors   atomic.Uint64
+	lockouts, expired       atomic.Uint64
+	partialsDiscarded       atomic.Uint64
+	dirSyncFailed           atomic.Uint64
+	store                   atomic.Pointer[Store] // set by Serve
 
 	mu      sync.Mutex
 	rejects map[Code]uint64
@@ -34,6 +38,16 @@ func (s *Server) Counters() map[string]uint64 {
 		"bytes":         st.bytes.Load(),
 		"resumed":       st.resumed.Load(),
 		"accept_errors": st.acceptErrors.Load(),
+		// Lockouts begun for wrong tokens; the connections they
+		// refuse are counted as rejected_bad_token_lockout.
+		"lockouts":           st.lockouts.Load(),
+		"lockout_sources":    uint64(s.lockout.size()),
+		"expired":            st.expired.Load(),
+		"partials_discarded": st.partialsDiscarded.Load(),
+		"dir_sync_failed":    st.dirSyncFailed.Load(),
+	}
+	if store := st.store.Load(); store != nil {
+		m["reserved_bytes"] = uint64(max(store.Reserved(), 0))
 	}
 	st.mu.Lock()
 	for c, n := range st.rejects {

@@ -1,15 +1,10 @@
 package filerecv
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -29,14 +24,35 @@ const DefaultPartialTTL = 24 * time.Hour
 // lead outside it. A file appears under its name only once it is complete,
 // verified and on disk: it is written to a temporary name, synced, renamed,
 // and the directory is synced.
+//
+// The Store also keeps, in memory, what the directory alone cannot tell:
+// which temporary and partial files an upload holds open (expiry never
+// touches those), when each partial was last written by the monotonic
+// clock (the wall clock may jump by days when NTP first syncs on a board
+// without an RTC, and a file's mtime is the wall clock), and how many
+// bytes are promised to uploads in progress.
 type Store struct {
 	dir  string
 	root *os.Root
+	ttl  time.Duration
+
+	// Replaced by tests: the clock partial ages are read on, the
+	// preallocation of an upload's space, and the directory sync that
+	// makes a rename durable.
+	now      func() time.Time
+	allocate func(f *os.File, off, n int64) error
+	syncDir  func() error
+
+	mu       sync.Mutex
+	open     map[string]bool      // temporary and partial files an upload holds
+	written  map[string]time.Time // partial file → when it was last written
+	reserved int64                // bytes promised to uploads and not yet held by the file system
 }
 
-// OpenStore opens (creating it if needed) the directory, removes the
-// temporary files a crash left behind and the partial uploads older than
-// ttl (0 means DefaultPartialTTL).
+// OpenStore opens (creating it if needed) the directory and removes the
+// temporary files a crash left behind. Partial uploads found there are
+// kept, and their age counts from now; ttl (0 means DefaultPartialTTL) is
+// how long they are kept unless Server.PartialTTL says otherwise.
 func OpenStore(dir string, ttl time.Duration) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("filerecv: %w", err)
@@ -45,10 +61,35 @@ func OpenStore(dir string, ttl time.Duration) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filerecv: %w", err)
 	}
-	s := &Store{dir: dir, root: root}
-	if _, err := s.Expire(ttl); err != nil {
+	s := &Store{
+		dir: dir, root: root, ttl: orDefault(ttl, DefaultPartialTTL),
+		now: time.Now, allocate: preallocate,
+		open: map[string]bool{}, written: map[string]time.Time{},
+	}
+	s.syncDir = s.syncRoot
+	entries, err := s.list()
+	if err != nil {
 		root.Close()
 		return nil, err
+	}
+	now := s.now()
+	for _, e := range entries {
+		switch name := e.Name(); {
+		case strings.HasPrefix(name, tmpPrefix):
+			s.root.Remove(name)
+		case strings.HasPrefix(name, partialPrefix):
+			s.written[name] = now
+			if e.Type().IsRegular() {
+				// A crash in the middle of an upload leaves its
+				// preallocated space allocated past the end.
+				if f, err := s.root.OpenFile(name, os.O_RDWR, 0); err == nil {
+					if info, err := f.Stat(); err == nil {
+						trimTail(f, info.Size())
+					}
+					f.Close()
+				}
+			}
+		}
 	}
 	return s, nil
 }
@@ -59,33 +100,60 @@ func (s *Store) Close() error { return s.root.Close() }
 // Dir is the directory the store writes to.
 func (s *Store) Dir() string { return s.dir }
 
-// Expire removes temporary files and partial uploads not touched within
-// ttl, and returns how many it removed. A temporary file is never in use
-// across a restart, so all of them go at start-up.
-func (s *Store) Expire(ttl time.Duration) (int, error) {
-	if ttl <= 0 {
-		ttl = DefaultPartialTTL
-	}
+func (s *Store) list() ([]os.DirEntry, error) {
 	d, err := s.root.Open(".")
 	if err != nil {
-		return 0, fmt.Errorf("filerecv: %w", err)
+		return nil, fmt.Errorf("filerecv: %w", err)
 	}
+	defer d.Close()
 	entries, err := d.ReadDir(-1)
-	d.Close()
 	if err != nil {
-		return 0, fmt.Errorf("filerecv: %w", err)
+		return nil, fmt.Errorf("filerecv: %w", err)
 	}
+	return entries, nil
+}
+
+// Expire removes the partial uploads not written to within ttl (0 means
+// the store's own) and temporary files that no upload holds, and returns
+// how many it removed. A file an upload holds open is never touched. The
+// age of a partial is measured on the monotonic clock from its last write
+// by this process, or from start-up for one found then: never from its
+// mtime.
+func (s *Store) Expire(ttl time.Duration) (int, error) {
+	ttl = orDefault(ttl, s.ttl)
+	entries, err := s.list()
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
 	removed := 0
+	present := map[string]bool{}
 	for _, e := range entries {
 		name := e.Name()
+		if s.open[name] {
+			continue
+		}
 		stale := strings.HasPrefix(name, tmpPrefix)
 		if strings.HasPrefix(name, partialPrefix) {
-			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > ttl {
-				stale = true
+			present[name] = true
+			last, known := s.written[name]
+			if !known {
+				// Not made by this process since start-up: its age
+				// starts now.
+				s.written[name] = now
 			}
+			stale = known && now.Sub(last) > ttl
 		}
 		if stale && s.root.Remove(name) == nil {
+			delete(s.written, name)
 			removed++
+		}
+	}
+	for name := range s.written {
+		if !present[name] && !s.open[name] {
+			delete(s.written, name)
 		}
 	}
 	return removed, nil
@@ -100,106 +168,20 @@ func (s *Store) Free() (int64, error) {
 	return int64(st.Bavail) * int64(st.Bsize), nil
 }
 
-// upload is one file being received.
-type upload struct {
-	s         *Store
-	f         *os.File
-	tmp       string
-	held      int64 // bytes already present from an earlier attempt
-	resumable bool
+// Reserved returns the bytes promised to uploads in progress that the
+// file system does not hold for them yet (where it cannot preallocate).
+func (s *Store) Reserved() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reserved
 }
 
-// partialName is where a resumable upload of h is kept: derived from the
-// name, size and checksum, so that only the same file resumes it.
-func partialName(h Header) string {
-	sum := sha256.New()
-	io.WriteString(sum, h.FileName)
-	binary.Write(sum, binary.BigEndian, h.FileSize)
-	sum.Write(h.SHA256)
-	return partialPrefix + hex.EncodeToString(sum.Sum(nil)[:16])
-}
-
-// begin opens the temporary file for h. For a resumable upload it reopens
-// what an earlier attempt left and reports how much of it there is.
-func (s *Store) begin(h Header) (*upload, error) {
-	u := &upload{s: s, resumable: h.Resume}
-	if h.Resume {
-		u.tmp = partialName(h)
-		f, err := s.root.OpenFile(u.tmp, os.O_RDWR|os.O_CREATE, 0o640)
-		if err != nil {
-			return nil, err
-		}
-		info, err := f.Stat()
-		if err != nil || !info.Mode().IsRegular() {
-			f.Close()
-			return nil, fmt.Errorf("partial upload %s is not a regular file", u.tmp)
-		}
-		u.f, u.held = f, info.Size()
-		if u.held > h.FileSize {
-			// Not a prefix of this file: start again.
-			if err := f.Truncate(0); err != nil {
-				f.Close()
-				return nil, err
-			}
-			u.held = 0
-		}
-		if _, err := f.Seek(u.held, io.SeekStart); err != nil {
-			f.Close()
-			return nil, err
-		}
-		return u, nil
-	}
-	var rnd [12]byte
-	rand.Read(rnd[:])
-	u.tmp = tmpPrefix + hex.EncodeToString(rnd[:])
-	// Read and write: the checksum is computed by reading back what was written.
-	f, err := s.root.OpenFile(u.tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
-	if err != nil {
-		return nil, err
-	}
-	u.f = f
-	return u, nil
-}
-
-// commit makes the upload durable under name, replacing any previous
-// version in one step.
-func (u *upload) commit(name string) error {
-	err := u.f.Sync()
-	if cerr := u.f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = u.s.root.Rename(u.tmp, name)
-	}
-	if err == nil {
-		err = u.s.syncDir()
-	}
-	if err != nil {
-		u.s.root.Remove(u.tmp)
-	}
-	return err
-}
-
-// abort drops the upload. keep leaves a resumable upload's partial file
-// for the sender to continue.
-func (u *upload) abort(keep bool) {
-	u.f.Close()
-	if !(keep && u.resumable) {
-		u.s.root.Remove(u.tmp)
-	}
-}
-
-// syncDir makes a rename in the directory durable.
-func (s *Store) syncDir() error {
+// syncRoot makes a rename in the directory durable.
+func (s *Store) syncRoot() error {
 	d, err := s.root.Open(".")
 	if err != nil {
 		return err
 	}
 	defer d.Close()
 	return d.Sync()
-}
-
-// isNoSpace reports whether err means the file system is full.
-func isNoSpace(err error) bool {
-	return errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT)
 }
