@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"edge-agent/transport/peer"
 )
 
 // loop owns a set of connections and everything about them; only its run
@@ -27,18 +29,47 @@ type loop struct {
 	again  bool // readiness may remain that no new event will report
 	conns  map[int32]*conn
 
+	// holding are the loop's connections that hold replies, for the cap
+	// on what all hold (hold.go). A loop owns its connections and can
+	// close only its own, so when its hold takes the shared total over
+	// the cap it closes its own largest holders until the total is back
+	// under. Accept deals connections round-robin, so one peer's holders
+	// are spread over every loop and a loop's largest is as large as any.
+	// The total can pass the cap by at most one read per loop, between a
+	// hold being counted and the loop closing for it.
+	holding holders[*conn]
+
 	bytes *shard
 
 	mu       sync.Mutex
-	incoming []int
+	incoming []accepted
 	stopping bool
+	// taken is the incoming slice run last took, given back for reuse so
+	// a burst of connections does not leave a trail of garbage.
+	taken []accepted
+}
+
+// accepted is a socket handed to a loop, and the source admit counted it
+// for.
+type accepted struct {
+	fd  int
+	src peer.Key
 }
 
 type conn struct {
-	fd      int32
-	pending []byte        // reply bytes the peer has not taken yet
-	last    time.Duration // loop clock at the last read
+	fd   int32
+	at   int32         // place in holding, -1 when holding nothing
+	last time.Duration // loop clock at the last read; a holder is not read
+	src  peer.Key
+	// buf[off:end] are reply bytes the peer has not taken yet; buf is
+	// nil when there are none.
+	buf      *[]byte
+	off, end int32
 }
+
+func (c *conn) held() int    { return cap(*c.buf) }
+func (c *conn) since() int64 { return int64(c.last) }
+func (c *conn) slot() *int32 { return &c.at }
 
 var wakeValue = binary.NativeEndian.AppendUint64(nil, 1)
 
@@ -84,15 +115,15 @@ func newLoop(s *Server) (*loop, error) {
 }
 
 // add hands an accepted socket to the loop.
-func (l *loop) add(fd int) {
+func (l *loop) add(fd int, src peer.Key) {
 	l.mu.Lock()
 	if l.stopping {
 		l.mu.Unlock()
 		unix.Close(fd)
-		l.s.stats.connsActive.Add(-1)
+		l.s.drop(src)
 		return
 	}
-	l.incoming = append(l.incoming, fd)
+	l.incoming = append(l.incoming, accepted{fd, src})
 	l.mu.Unlock()
 	unix.Write(l.wakefd, wakeValue)
 }
@@ -189,23 +220,24 @@ func (l *loop) takeIncoming(now time.Duration) (stopping bool) {
 	unix.Read(l.wakefd, drain[:])
 	l.mu.Lock()
 	fds := l.incoming
-	l.incoming = nil
+	l.incoming, l.taken = l.taken[:0], nil
 	stopping = l.stopping
 	l.mu.Unlock()
-	for _, fd := range fds {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
-		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-			unix.Close(fd)
-			l.s.stats.connsActive.Add(-1)
+	for _, a := range fds {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(a.fd)}
+		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, a.fd, &ev); err != nil {
+			unix.Close(a.fd)
+			l.s.drop(a.src)
 			continue
 		}
-		l.conns[int32(fd)] = &conn{fd: int32(fd), last: now}
+		l.conns[int32(a.fd)] = &conn{fd: int32(a.fd), at: -1, last: now, src: a.src}
 	}
+	l.taken = fds[:0]
 	return stopping
 }
 
 func (l *loop) handle(c *conn, events uint32, now time.Duration) {
-	if c.pending != nil {
+	if c.buf != nil {
 		if events&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
 			l.flush(c)
 		}
@@ -217,7 +249,8 @@ func (l *loop) handle(c *conn, events uint32, now time.Duration) {
 // echo reads what is there, transforms it in the loop's buffer and writes
 // it back. Whatever the socket does not take is kept, and reading stops
 // until it is gone: a peer that does not read cannot make the agent buffer
-// more than one read's worth for it.
+// more than one read's worth for it, and what all such peers hold is
+// capped (hold).
 func (l *loop) echo(c *conn, now time.Duration) {
 	fd := int(c.fd)
 	n, err := rawRead(fd, l.buf)
@@ -241,14 +274,41 @@ func (l *loop) echo(c *conn, now time.Duration) {
 		return
 	}
 	l.bytes.out.Add(uint64(w))
-	if w < n {
-		c.pending = append([]byte(nil), l.buf[w:n]...)
+	if w < n && l.hold(c, l.buf[w:n]) {
 		l.watch(c, unix.EPOLLOUT)
 	}
 }
 
+// hold keeps p for c until the peer takes it, then closes the loop's
+// largest holders while the shared total is over the cap, and reports
+// whether c is still open.
+func (l *loop) hold(c *conn, p []byte) bool {
+	c.buf = getPending(len(p))
+	c.off, c.end = 0, int32(copy(*c.buf, p))
+	l.holding.push(c)
+	total := l.s.stats.pendingBytes.Add(int64(c.held()))
+	for total > l.s.maxPending() && len(l.holding) > 0 {
+		v := l.holding[0]
+		l.closeConn(v)
+		l.s.stats.pendingClosed.Add(1)
+		if v == c {
+			return false
+		}
+		total = l.s.stats.pendingBytes.Load()
+	}
+	return true
+}
+
+// unhold gives back what hold kept for c.
+func (l *loop) unhold(c *conn) {
+	l.holding.remove(c)
+	l.s.stats.pendingBytes.Add(-int64(c.held()))
+	putPending(c.buf)
+	c.buf = nil
+}
+
 func (l *loop) flush(c *conn) {
-	w, err := rawWrite(int(c.fd), c.pending)
+	w, err := rawWrite(int(c.fd), (*c.buf)[c.off:c.end])
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		return
@@ -257,9 +317,8 @@ func (l *loop) flush(c *conn) {
 		return
 	}
 	l.bytes.out.Add(uint64(w))
-	c.pending = c.pending[w:]
-	if len(c.pending) == 0 {
-		c.pending = nil
+	if c.off += int32(w); c.off == c.end {
+		l.unhold(c)
 		l.watch(c, unix.EPOLLIN|unix.EPOLLRDHUP)
 	}
 }
@@ -281,9 +340,12 @@ func (l *loop) closeIdle(now, idle time.Duration) {
 }
 
 func (l *loop) closeConn(c *conn) {
+	if c.buf != nil {
+		l.unhold(c)
+	}
 	unix.Close(int(c.fd))
 	delete(l.conns, c.fd)
-	l.s.stats.connsActive.Add(-1)
+	l.s.drop(c.src)
 }
 
 func (l *loop) closeAll() {
@@ -292,9 +354,9 @@ func (l *loop) closeAll() {
 	}
 	l.mu.Lock()
 	l.stopping = true
-	for _, fd := range l.incoming {
-		unix.Close(fd)
-		l.s.stats.connsActive.Add(-1)
+	for _, a := range l.incoming {
+		unix.Close(a.fd)
+		l.s.drop(a.src)
 	}
 	l.incoming = nil
 	l.mu.Unlock()

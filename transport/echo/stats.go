@@ -18,10 +18,17 @@ type stats struct {
 	udpBytesIn   atomic.Uint64
 	udpBytesOut  atomic.Uint64
 
-	rejectConnLimit  atomic.Uint64
-	rejectAcceptErr  atomic.Uint64
-	rejectSourcePort atomic.Uint64
-	rejectRate       atomic.Uint64
+	rejectConnLimit   atomic.Uint64
+	rejectSourceLimit atomic.Uint64
+	rejectAcceptErr   atomic.Uint64
+	rejectSourcePort  atomic.Uint64
+	rejectRate        atomic.Uint64
+
+	// pendingBytes is what all connections hold for peers that do not
+	// read (see hold.go); pendingClosed counts connections closed to keep
+	// it under the cap.
+	pendingBytes  atomic.Int64
+	pendingClosed atomic.Uint64
 
 	mu     sync.Mutex
 	shards []*shard
@@ -72,6 +79,8 @@ func (s *Server) Counters() map[string]uint64 {
 		"conns_active":          uint64(max(st.connsActive.Load(), 0)),
 		"conns_total":           st.connsTotal.Load(),
 		"conns_idle_closed":     st.idleClosed.Load(),
+		"conns_closed_pending":  st.pendingClosed.Load(),
+		"pending_bytes":         uint64(max(st.pendingBytes.Load(), 0)),
 		"tcp_bytes_in":          tcpIn,
 		"tcp_bytes_out":         tcpOut,
 		"udp_datagrams_in":      st.datagramsIn.Load(),
@@ -79,6 +88,7 @@ func (s *Server) Counters() map[string]uint64 {
 		"udp_bytes_in":          st.udpBytesIn.Load(),
 		"udp_bytes_out":         st.udpBytesOut.Load(),
 		"rejected_conn_limit":   st.rejectConnLimit.Load(),
+		"rejected_source_limit": st.rejectSourceLimit.Load(),
 		"rejected_accept_error": st.rejectAcceptErr.Load(),
 		"rejected_source_port":  st.rejectSourcePort.Load(),
 		"rejected_rate_limit":   st.rejectRate.Load(),

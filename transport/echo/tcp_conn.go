@@ -7,6 +7,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"edge-agent/transport/peer"
 )
 
 // serveConns is the portable server: one goroutine and one buffer per
@@ -17,6 +19,7 @@ func (s *Server) serveConns(ctx context.Context, ln net.Listener) error {
 		wg    sync.WaitGroup
 		mu    sync.Mutex
 		conns = make(map[net.Conn]struct{})
+		holds writeHolds
 	)
 	defer func() {
 		mu.Lock()
@@ -48,7 +51,15 @@ func (s *Server) serveConns(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("echo: accept: %w", err)
 		}
 		delay = 0
-		if !s.admit() {
+		if b, ok := c.(interface {
+			SetReadBuffer(int) error
+			SetWriteBuffer(int) error
+		}); ok {
+			b.SetReadBuffer(SocketBuffer)
+			b.SetWriteBuffer(SocketBuffer)
+		}
+		src := peer.KeyOfAddr(c.RemoteAddr())
+		if !s.admit(src) {
 			c.Close()
 			continue
 		}
@@ -56,29 +67,40 @@ func (s *Server) serveConns(ctx context.Context, ln net.Listener) error {
 		conns[c] = struct{}{}
 		mu.Unlock()
 		wg.Go(func() {
-			s.echoConn(c)
+			s.echoConn(c, &holds)
 			mu.Lock()
 			delete(conns, c)
 			mu.Unlock()
 			c.Close()
-			s.stats.connsActive.Add(-1)
+			s.drop(src)
 		})
 	}
 }
 
-func (s *Server) echoConn(c net.Conn) {
+// echoConn echoes on c until the peer closes or fails, stays idle, or is
+// closed for the cap on held replies. Its buffer is the only one it has,
+// so the reply being written is what it holds for a peer that does not
+// read: at most 4 KiB, counted in the same total as the epoll loops'.
+func (s *Server) echoConn(c net.Conn, holds *writeHolds) {
 	buf := make([]byte, 4096)
 	idle := s.idleTimeout()
+	w := &writer{close: c.Close, at: -1}
 	for {
-		c.SetReadDeadline(time.Now().Add(idle))
+		// The deadline covers the write too: a peer that stops reading
+		// is as idle as one that stops sending, as in the epoll loops.
+		c.SetDeadline(time.Now().Add(idle))
 		n, err := c.Read(buf)
 		if n > 0 {
 			s.stats.tcpBytesIn.Add(uint64(n))
 			s.Mode.Apply(buf[:n])
-			w, werr := c.Write(buf[:n])
-			s.stats.tcpBytesOut.Add(uint64(w))
-			if werr != nil {
+			if !s.enter(holds, w, n) {
 				return
+			}
+			wn, werr := c.Write(buf[:n])
+			s.leave(holds, w)
+			s.stats.tcpBytesOut.Add(uint64(wn))
+			if werr != nil {
+				err = werr
 			}
 		}
 		if err != nil {

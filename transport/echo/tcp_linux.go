@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"sync"
@@ -14,11 +15,13 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"edge-agent/transport/peer"
 )
 
 const (
 	maxLoops    = 4
-	loopBufSize = 32 << 10
+	loopBufSize = ReadSize
 	epollBatch  = 256
 )
 
@@ -44,6 +47,11 @@ func (s *Server) serveTCP(ctx context.Context, ln net.Listener) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return fmt.Errorf("echo: %w", err)
+	}
+	// Accepted sockets inherit the listener's buffer sizes.
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = limitSocketBuffers(int(fd)) }); err != nil || serr != nil {
+		return fmt.Errorf("echo: socket buffers: %w", errors.Join(err, serr))
 	}
 	loops := make([]*loop, 0, maxLoops)
 	defer func() {
@@ -78,7 +86,7 @@ func (s *Server) acceptLoop(ctx context.Context, rc syscall.RawConn, loops []*lo
 	)
 	err := rc.Read(func(lfd uintptr) bool {
 		for ctx.Err() == nil {
-			fd, _, err := unix.Accept4(int(lfd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+			fd, sa, err := unix.Accept4(int(lfd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 			switch {
 			case err == nil:
 				delay = 0
@@ -102,14 +110,15 @@ func (s *Server) acceptLoop(ctx context.Context, rc syscall.RawConn, loops []*lo
 				acceptErr = err
 				return true
 			}
-			if !s.admit() {
+			src := sockaddrKey(sa)
+			if !s.admit(src) {
 				unix.Close(fd)
 				continue
 			}
 			// Replies are written whole as soon as they are read, so
 			// holding them back for coalescing only adds latency.
 			_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-			loops[next].add(fd)
+			loops[next].add(fd, src)
 			next = (next + 1) % len(loops)
 		}
 		return true
@@ -121,6 +130,22 @@ func (s *Server) acceptLoop(ctx context.Context, rc syscall.RawConn, loops []*lo
 		return fmt.Errorf("echo: accept: %w", err)
 	}
 	return nil
+}
+
+func limitSocketBuffers(fd int) error {
+	return errors.Join(
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, SocketBuffer),
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, SocketBuffer))
+}
+
+func sockaddrKey(sa unix.Sockaddr) peer.Key {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return peer.KeyOf(netip.AddrFrom4(sa.Addr))
+	case *unix.SockaddrInet6:
+		return peer.KeyOf(netip.AddrFrom16(sa.Addr))
+	}
+	return peer.Key{}
 }
 
 func isTemporaryAccept(err error) bool {

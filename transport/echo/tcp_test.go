@@ -87,7 +87,7 @@ func TestTCPPeerThatDoesNotRead(t *testing.T) {
 func TestTCPThousandsOfConnections(t *testing.T) {
 	implementations(t, func(t *testing.T, portable bool) {
 		const n = 2000
-		s := &Server{}
+		s := &Server{MaxConnsPerSource: n}
 		addr, _ := startTCP(t, s, portable)
 		conns := make([]net.Conn, 0, n)
 		defer func() {
