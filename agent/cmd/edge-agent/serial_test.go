@@ -68,11 +68,14 @@ func TestFirmwareBridgeRoundTrip(t *testing.T) {
 				url = testenv.StartMosquitto(t).URL
 				env = append(env, "EDGE_MQTT_URL="+url)
 			} else {
-				env = append(env, "EDGE_MQTT_URL=", "EDGE_MQTT_EMBEDDED_ADDR=127.0.0.1:0")
+				// Only a user of the password file may write to the
+				// microcontroller through the embedded broker.
+				env = append(env, "EDGE_MQTT_URL=", "EDGE_MQTT_EMBEDDED_ADDR=127.0.0.1:0",
+					"EDGE_MQTT_EMBEDDED_PASSWORD_FILE="+passwordFile(t, "bench-op", "tx-secret"))
 			}
 			cmd := command(context.Background(), append(env, "EDGE_MQTT_INTERVAL=1s"), "run")
 			if broker == "embedded" {
-				url = "tcp://" + startCommand(t, cmd, "mqtt-broker", "mqtt", "firmware")["mqtt-broker"]
+				url = "tcp://bench-op:tx-secret@" + startCommand(t, cmd, "mqtt-broker", "mqtt", "firmware")["mqtt-broker"]
 			} else {
 				startCommand(t, cmd, "mqtt", "firmware")
 			}

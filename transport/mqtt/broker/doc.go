@@ -1,6 +1,18 @@
-// Package broker is the agent's embedded MQTT 3.1.1 and 5 broker, so a
-// fresh install shows its status with no broker to set up. It is meant for
-// a loopback address: it lets anyone connect, read and publish, so bound
-// to a LAN address it is an open broker for the whole network. Fleets
-// point the agent at a real broker instead.
+// Package broker is the agent's embedded MQTT 3.1.1 and 5 broker
+// (mochi-mqtt), so a fresh install shows its status with no broker to
+// set up. Fleets point the agent at a real broker instead.
+//
+// Who may do what: without Users every client is anonymous; with Users
+// (a mosquitto_passwd file, passwd.go) its users are operators who may
+// publish anywhere, and anonymous clients come in only if Anonymous says
+// so. Anonymous clients read everything but may not publish to the
+// Agent's protected topics (the device's own), nor take the agent's
+// client id, which only the agent's in-process credential may use
+// (auth.go, acl.go). Wrong passwords lock their source out for longer and
+// longer (lockout.go).
+//
+// What it may hold: packets, retained messages (retain.go), what waits
+// for subscribers (queue.go), subscriptions and sessions all have bounds
+// in bytes of memory, priced by cost.go; a subscriber that does not take
+// its messages is disconnected. Every refusal is counted (counters.go).
 package broker

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // listenerID names the one listener; the broker files clients under it.
@@ -24,6 +25,7 @@ type listener struct {
 	ln             net.Listener
 	max            int
 	connectTimeout time.Duration
+	writeTimeout   time.Duration
 	stats          *stats
 	log            *slog.Logger
 
@@ -40,11 +42,12 @@ type listener struct {
 
 var _ listeners.Listener = (*listener)(nil)
 
-func newListener(ln net.Listener, maxConns int, connectTimeout time.Duration, st *stats, log *slog.Logger) *listener {
+func newListener(ln net.Listener, maxConns int, connectTimeout, writeTimeout time.Duration, st *stats, log *slog.Logger) *listener {
 	return &listener{
 		ln:             ln,
 		max:            maxConns,
 		connectTimeout: connectTimeout,
+		writeTimeout:   writeTimeout,
 		stats:          st,
 		log:            log,
 		conns:          make(map[net.Conn]struct{}),
@@ -96,7 +99,11 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 		_ = c.SetDeadline(time.Now().Add(l.connectTimeout))
 		l.wg.Go(func() {
 			defer l.untrack(c)
-			if err := establish(listenerID, c); err != nil {
+			err := establish(listenerID, &timedConn{Conn: c, writeTimeout: l.writeTimeout, stats: l.stats})
+			if errors.Is(err, packets.ErrPacketTooLarge) {
+				l.stats.rejectPacketSize.Add(1)
+			}
+			if err != nil {
 				// A client going away ends here too: not worth a
 				// warning, and it would be one line per connection.
 				l.log.Debug("broker connection ended", "remote", c.RemoteAddr().String(), "err", err)
@@ -175,4 +182,32 @@ func temporaryAccept(err error) bool {
 	}
 	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
 		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
+}
+
+// timedConn bounds each write. The broker sets one deadline for reads
+// and writes from the client's keep-alive, and a client with keep-alive 0
+// has none: a subscriber that stopped reading would hold its writer, and
+// the packet being written, for good. Here the broker's deadlines apply
+// to reads only, and a write that does not finish within writeTimeout
+// closes the connection (a write cut short has broken the stream anyway).
+type timedConn struct {
+	net.Conn
+	writeTimeout time.Duration
+	stats        *stats
+}
+
+func (c *timedConn) SetDeadline(t time.Time) error { return c.Conn.SetReadDeadline(t) }
+
+func (c *timedConn) SetWriteDeadline(time.Time) error { return nil }
+
+func (c *timedConn) Write(b []byte) (int, error) {
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+	n, err := c.Conn.Write(b)
+	if err != nil {
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			c.stats.disconnectedSlow.Add(1)
+		}
+		c.Conn.Close()
+	}
+	return n, err
 }

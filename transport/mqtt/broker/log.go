@@ -15,6 +15,10 @@ const (
 	logWindow = time.Minute
 )
 
+// refusedPublish is the library's error line for a PUBLISH a hook
+// refused, one per packet.
+const refusedPublish = "publish packet error"
+
 // brokerLog passes the broker library's warnings and errors to the
 // agent's logger and drops its informational lines, which describe
 // every client and hook.
@@ -39,6 +43,9 @@ func (b brokerLog) Enabled(ctx context.Context, level slog.Level) bool {
 }
 
 func (b brokerLog) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == refusedPublish {
+		return nil // the broker's own refusals, counted where they are made
+	}
 	ok, suppressed := b.lim.allow(time.Now())
 	if !ok {
 		return nil

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,53 +20,88 @@ const (
 	// handful of tools on one device, and bounds what a broker open to
 	// anyone can be made to hold.
 	DefaultMaxClients = 64
-	// MaxPacketSize bounds the memory one client can make the broker
-	// allocate; status, discovery and serial-bridge messages are far
-	// smaller.
-	MaxPacketSize = 1 << 20
+	// DefaultMaxPacketSize bounds the memory one client can make the
+	// broker allocate for a packet (twice: the library reads a packet
+	// whole and copies it); status, discovery and serial-bridge messages
+	// are far smaller.
+	DefaultMaxPacketSize = 256 << 10
+	// DefaultMaxRetained and DefaultMaxRetainedBytes bound the retained
+	// messages: the agent keeps about a dozen (availability, state,
+	// discovery), a few kilobytes each.
+	DefaultMaxRetained      = 1000
+	DefaultMaxRetainedBytes = 4 << 20
+	// DefaultMaxQueuedBytes bounds the messages held for subscribers,
+	// all clients together (queue.go).
+	DefaultMaxQueuedBytes = 8 << 20
 	// MaxSessionExpiry bounds how long a persistent session of a client
-	// that never comes back is kept, and so the memory it holds.
+	// that never comes back is kept.
 	MaxSessionExpiry = 24 * time.Hour
 
 	// connectTimeout is how long a new connection may take to send
 	// CONNECT; after that the keep-alive the client asked for applies.
 	connectTimeout = 10 * time.Second
+	// writeTimeout is how long one write to a client may block before
+	// the client is taken for gone.
+	writeTimeout = 30 * time.Second
 	// shutdownGrace bounds the time spent telling clients the broker is
 	// going away, so a client that does not read cannot hold Serve up.
 	shutdownGrace = 500 * time.Millisecond
 	// sysInterval is mosquitto's default $SYS period; the counters do not
 	// depend on it.
 	sysInterval = 10 // seconds
+	// receiveMaximum bounds the QoS 2 messages a client may have in
+	// flight towards the broker (each holds a small acknowledgement).
+	receiveMaximum = 64
+	// queueSlack is the room a client's write queue has besides the
+	// retained messages one subscription may match, which are all queued
+	// at once when it subscribes.
+	queueSlack = 256
 )
 
 // ErrServing is returned by Serve on a Server that is already serving.
 var ErrServing = errors.New("broker: already serving")
 
-// Server is the embedded broker. The zero value is ready to use. Anyone who
-// can reach its address may connect, subscribe and publish: keep it on
-// loopback, or point the agent at a broker with authentication. Fields
-// must not change once serving has started; a Server serves once.
+// Server is the embedded broker. The zero value is ready to use and lets
+// anyone who can reach its address connect, subscribe and publish: keep
+// it on loopback, or set Users. Fields must not change once serving has
+// started; a Server serves once.
 type Server struct {
 	// Logger receives start-up and shutdown reports and the broker's own
 	// warnings and errors (at most a few a minute), never a line per
 	// message. Default: discard.
 	Logger *slog.Logger
 	// MaxClients caps open connections; one more is closed at once and
-	// counted. Default DefaultMaxClients.
+	// counted. Sessions kept for clients that are away are capped at as
+	// many again. Default DefaultMaxClients.
 	MaxClients int
+	// MaxPacketSize is the largest packet read; a client sending a
+	// larger one is disconnected. Default DefaultMaxPacketSize.
+	MaxPacketSize int
+	// MaxRetained and MaxRetainedBytes bound the retained messages (the
+	// broker's own $SYS topics left out); a retained publish that would
+	// go over is refused. Defaults DefaultMaxRetained and
+	// DefaultMaxRetainedBytes.
+	MaxRetained      int
+	MaxRetainedBytes int64
+	// MaxQueuedBytes bounds what is held for subscribers. Default
+	// DefaultMaxQueuedBytes.
+	MaxQueuedBytes int64
+	// Users, when set, are the operators who may log in with a password
+	// and publish anywhere. Without Users every client is anonymous.
+	Users *Users
+	// Anonymous lets clients without a user name in alongside Users.
+	Anonymous bool
+	// Agent, when set, reserves the agent's client id and protects its
+	// topics from anonymous clients.
+	Agent *Agent
 
-	// connectTimeout overrides the package's, for tests.
-	connectTimeout time.Duration
+	// connectTimeout and writeTimeout override the package's, for tests.
+	connectTimeout, writeTimeout time.Duration
 
 	broker atomic.Pointer[mochi.Server]
+	retain atomic.Pointer[retainGuard]
+	queue  atomic.Pointer[queue]
 	stats  stats
-}
-
-// stats are the counters the broker does not keep itself.
-type stats struct {
-	clientsTotal    atomic.Uint64
-	rejectConnLimit atomic.Uint64
-	rejectAcceptErr atomic.Uint64
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -77,12 +111,20 @@ func (s *Server) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func (s *Server) maxClients() int {
-	if s.MaxClients > 0 {
-		return s.MaxClients
+func orDefault[T ~int | ~int64](v, d T) T {
+	if v > 0 {
+		return v
 	}
-	return DefaultMaxClients
+	return d
 }
+
+func (s *Server) maxClients() int    { return orDefault(s.MaxClients, DefaultMaxClients) }
+func (s *Server) maxPacketSize() int { return orDefault(s.MaxPacketSize, DefaultMaxPacketSize) }
+func (s *Server) maxRetained() int   { return orDefault(s.MaxRetained, DefaultMaxRetained) }
+
+// queueLen is a client's write queue and the most QoS 1/2 messages it may
+// leave unacknowledged: room for every retained message and some.
+func (s *Server) queueLen() int { return min(s.maxRetained(), 60000) + queueSlack }
 
 // Serve runs the broker on connections accepted from ln until ctx ends,
 // then disconnects every client, closes ln and returns nil once the broker
@@ -90,10 +132,18 @@ func (s *Server) maxClients() int {
 // Any other return is a failure to start or to accept.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	log := s.logger()
+	if a := s.Agent; a != nil && s.Users != nil && s.Users.Has(a.Username) {
+		ln.Close()
+		return fmt.Errorf("broker: the user name %q is the agent's own: take it out of the password file", a.Username)
+	}
 	caps := mochi.NewDefaultServerCapabilities()
 	caps.MaximumClients = int64(s.maxClients())
-	caps.MaximumPacketSize = MaxPacketSize
+	caps.MaximumPacketSize = uint32(s.maxPacketSize())
 	caps.MaximumSessionExpiryInterval = uint32(MaxSessionExpiry / time.Second)
+	caps.MaximumClientWritesPending = int32(s.queueLen())
+	caps.MaximumInflight = uint16(s.queueLen())
+	caps.ReceiveMaximum = receiveMaximum
+	caps.TopicAliasMaximum = 0
 	// The library drops every retained message a day after it was
 	// published. The agent publishes availability once per connection, so
 	// a dashboard started a day later would see the device as unknown;
@@ -109,18 +159,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ln.Close()
 		return ErrServing
 	}
-	timeout := connectTimeout
-	if s.connectTimeout > 0 {
-		timeout = s.connectTimeout
-	}
-	l := newListener(ln, s.maxClients(), timeout, &s.stats, log)
-	err := b.AddHook(new(allowHook), nil)
-	if err == nil {
-		err = b.AddHook(new(retainGuard), nil)
-	}
-	if err == nil {
-		err = b.AddHook(&statsHook{stats: &s.stats}, nil)
-	}
+	l := newListener(ln, s.maxClients(), orDefault(s.connectTimeout, connectTimeout), orDefault(s.writeTimeout, writeTimeout), &s.stats, log)
+	err := s.addHooks(b)
 	if err == nil {
 		err = b.AddListener(l)
 	}
@@ -133,7 +173,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ln.Close()
 		return fmt.Errorf("broker: start: %w", err)
 	}
-	log.Info("broker serving", "addr", ln.Addr().String(), "max_clients", s.maxClients())
+	log.Info("broker serving", "addr", ln.Addr().String(), "max_clients", s.maxClients(),
+		"users", s.Users.count(), "anonymous", s.Users == nil || s.Anonymous)
 
 	select {
 	case <-ctx.Done():
@@ -144,6 +185,33 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	b.Close()
 	log.Info("broker stopped")
 	return err
+}
+
+// addHooks installs the broker's rules. The order matters where the
+// library chains hooks: the retained bounds may refuse a PUBLISH before
+// the queue registers it for delivery.
+func (s *Server) addHooks(b *mochi.Server) error {
+	auth := newAuthHook(s, b, 2*s.maxClients())
+	q := newQueue(b, orDefault(s.MaxQueuedBytes, DefaultMaxQueuedBytes), s.queueLen(), &s.stats, func(cl *mochi.Client) string {
+		r, _ := auth.roleOf(cl)
+		return ownerOf(r, cl.Properties.Username)
+	})
+	auth.q = q
+	g := &retainGuard{maxCount: s.maxRetained(), maxBytes: orDefault(s.MaxRetainedBytes, DefaultMaxRetainedBytes), stats: &s.stats}
+	s.retain.Store(g)
+	s.queue.Store(q)
+	for _, h := range []mochi.Hook{
+		auth,
+		&aclHook{auth: auth, q: q, b: b, stats: &s.stats},
+		g,
+		q,
+		&statsHook{stats: &s.stats},
+	} {
+		if err := b.AddHook(h, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // disconnectAll stops accepting, tells MQTT 5 clients the server is
@@ -174,60 +242,6 @@ func (s *Server) disconnectAll(b *mochi.Server, l *listener) {
 	l.closeConns()
 	l.wg.Wait()
 }
-
-// Counters returns the broker's counters: clients_connected,
-// clients_total (sessions established since start), messages_received and
-// messages_sent (PUBLISH packets), retained (messages held, the broker's
-// own $SYS topics left out), subscriptions, and rejected_conn_limit and
-// rejected_accept_error (connections refused).
-func (s *Server) Counters() map[string]uint64 {
-	m := map[string]uint64{
-		"clients_connected":     0,
-		"clients_total":         s.stats.clientsTotal.Load(),
-		"messages_received":     0,
-		"messages_sent":         0,
-		"retained":              0,
-		"subscriptions":         0,
-		"rejected_conn_limit":   s.stats.rejectConnLimit.Load(),
-		"rejected_accept_error": s.stats.rejectAcceptErr.Load(),
-	}
-	b := s.broker.Load()
-	if b == nil {
-		return m
-	}
-	info := b.Info.Clone()
-	m["clients_connected"] = nonNegative(info.ClientsConnected)
-	m["messages_received"] = nonNegative(info.MessagesReceived)
-	m["messages_sent"] = nonNegative(info.MessagesSent)
-	m["subscriptions"] = nonNegative(info.Subscriptions)
-	// The broker's own retained count includes its $SYS topics, which
-	// appear all at once and would read as twenty client messages.
-	var retained uint64
-	for topic := range b.Topics.Retained.GetAll() {
-		if !strings.HasPrefix(topic, "$") {
-			retained++
-		}
-	}
-	m["retained"] = retained
-	return m
-}
-
-func nonNegative(v int64) uint64 { return uint64(max(v, 0)) }
-
-// allowHook lets every client connect, subscribe and publish, as the
-// library's auth.AllowHook does; that package also brings a YAML parser
-// for its rule files, which the agent has no use for.
-type allowHook struct{ mochi.HookBase }
-
-func (h *allowHook) ID() string { return "edge-agent-allow-all" }
-
-func (h *allowHook) Provides(b byte) bool {
-	return b == mochi.OnConnectAuthenticate || b == mochi.OnACLCheck
-}
-
-func (h *allowHook) OnConnectAuthenticate(*mochi.Client, packets.Packet) bool { return true }
-
-func (h *allowHook) OnACLCheck(*mochi.Client, string, bool) bool { return true }
 
 // statsHook counts sessions: the broker's own clients_total is a gauge of
 // sessions it holds, refreshed once per $SYS period, not a running total.
