@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // Console defaults, used where a field is zero.
@@ -35,7 +36,11 @@ type Console struct {
 	Port PortConfig
 	// Password, when set, must be typed before any command; after
 	// MaxFailures wrong ones in a row the console ignores logins for
-	// Lockout. Empty: no login.
+	// Lockout. A wrong one more than Lockout after the last is a new row:
+	// no faster to guess with than the lockout itself, and a rare
+	// printable line out of noise does not add up over hours. Empty
+	// lines (Enter pressed to wake the console) and line noise are not
+	// attempts and do not count. Empty: no login.
 	Password    string
 	MaxFailures int           // default DefaultMaxFailures
 	Lockout     time.Duration // default DefaultLockout
@@ -54,8 +59,10 @@ type Console struct {
 
 	stats                                        linkStats
 	commands, unknown, tooLong, failed, lockouts atomic.Uint64
+	noise                                        atomic.Uint64
 	now                                          func() time.Time // time.Now; tests move it
 	failures                                     int              // wrong passwords in a row; owned by Run
+	lastFailure                                  time.Time        // owned by Run
 	lockedUntil                                  time.Time        // owned by Run
 }
 
@@ -73,6 +80,7 @@ func (c *Console) Counters() map[string]uint64 {
 	m["lines_too_long"] = c.tooLong.Load()
 	m["login_failures"] = c.failed.Load()
 	m["lockouts"] = c.lockouts.Load()
+	m["noise_lines"] = c.noise.Load()
 	return m
 }
 
@@ -81,10 +89,13 @@ func (c *Console) Down() string { return c.stats.down() }
 
 // consoleSession is one opening of the port.
 type consoleSession struct {
-	c        *Console
-	p        port
-	ed       Editor
-	authed   bool
+	c      *Console
+	p      port
+	ed     Editor
+	authed bool
+	// noisy is set by a line of noise and cleared by a quiet readPoll:
+	// in a burst of noise even a line that looks typed is noise.
+	noisy    bool
 	lastSeen time.Time
 	out      []byte
 }
@@ -104,17 +115,32 @@ func (c *Console) session(ctx context.Context, p port) error {
 		return err
 	}
 	return readLoop(ctx, p, &c.stats, func(chunk []byte) error {
+		// Checked on every read, not only quiet ones: noise that never
+		// stops must not keep a session logged in.
+		s.idle()
 		if len(chunk) == 0 {
-			s.idle()
+			s.noisy = false
 		}
 		for _, b := range chunk {
-			s.lastSeen = time.Now()
 			var r EditResult
 			s.out, r = s.ed.Feed(b, s.out)
 			s.result(r)
 		}
 		return s.flush()
 	})
+}
+
+// isNoise says whether a line is line noise (a floating RX pin, a wrong
+// speed) rather than typed: control bytes no key sends were dropped from
+// it, or it is not UTF-8 (unless the password is not either), or it came
+// in a burst with such lines, without a quiet readPoll between. Noise is never compared with the password, so not counting it
+// as a failed login tells a guesser nothing.
+func (s *consoleSession) isNoise(line string) bool {
+	if s.noisy || s.ed.Stray() || (!utf8.ValidString(line) && utf8.ValidString(s.c.Password)) {
+		s.noisy = true
+		return true
+	}
+	return false
 }
 
 func (s *consoleSession) result(r EditResult) {
@@ -127,10 +153,22 @@ func (s *consoleSession) result(r EditResult) {
 		c.tooLong.Add(1)
 		s.say(fmt.Sprintf("error: line too long (at most %d bytes); nothing run", s.ed.Max))
 	case EditLine:
+		line := s.ed.Line()
+		if s.isNoise(line) {
+			// Neither a login attempt nor a command, and no answer
+			// beyond the prompt: noise must not lock the owner out.
+			c.noise.Add(1)
+			break
+		}
+		if line != "" {
+			// Only what someone typed keeps a session alive: noise
+			// and lone line ends from a floating pin do not.
+			s.lastSeen = time.Now()
+		}
 		if !s.authed {
-			s.login(s.ed.Line())
+			s.login(line)
 		} else {
-			s.run(s.ed.Line())
+			s.run(line)
 		}
 	}
 	s.prompt()
@@ -166,6 +204,10 @@ func (s *consoleSession) flush() error {
 
 func (s *consoleSession) login(typed string) {
 	c := s.c
+	if typed == "" {
+		// Enter pressed to wake the console: the prompt again.
+		return
+	}
 	now := c.clock()
 	if now.Before(c.lockedUntil) {
 		s.say(fmt.Sprintf("locked after %d failed logins: try again in %s", c.maxFailures(), c.lockedUntil.Sub(now).Round(time.Second)))
@@ -179,6 +221,10 @@ func (s *consoleSession) login(typed string) {
 		return
 	}
 	c.failed.Add(1)
+	if now.Sub(c.lastFailure) > c.lockout() {
+		c.failures = 0
+	}
+	c.lastFailure = now
 	c.failures++
 	if c.failures >= c.maxFailures() {
 		c.failures = 0

@@ -59,6 +59,8 @@ type Editor struct {
 	buf      []byte
 	line     string
 	overflow bool // a byte was refused: the line must not run
+	stray    bool // a control byte no key sends was dropped from the line
+	strayEnd bool // stray, for the line ended last
 	afterCR  bool // an LF next is the second half of a CRLF
 	esc      escState
 	escLen   int
@@ -83,6 +85,7 @@ func (e *Editor) Feed(c byte, out []byte) ([]byte, EditResult) {
 		e.esc = escNone
 		e.buf = e.buf[:0]
 		e.overflow = false
+		e.stray = false
 		return append(out, "^C\r\n"...), EditCancel
 	}
 	if e.esc != escNone {
@@ -106,8 +109,13 @@ func (e *Editor) Feed(c byte, out []byte) ([]byte, EditResult) {
 				out = append(out, "\b \b"...)
 			}
 		}
+	case c == '\t':
+		// No completion to drive.
 	case c < 0x20:
-		// TAB and the rest: no completion or history to drive.
+		// Ctrl-letters a habit may type, and NUL and the like from a
+		// floating RX pin or a wrong speed: no use here, and a line
+		// that held one is likelier noise than typing (Stray).
+		e.stray = true
 	case len(e.buf) >= e.max():
 		e.overflow = true
 		if e.Echo {
@@ -167,12 +175,14 @@ func (e *Editor) end(c byte, out []byte) ([]byte, EditResult) {
 	// it is refused like any overlong line.
 	tooLong := e.overflow || len(e.buf) > e.max()
 	e.overflow = false
+	stray := e.stray
+	e.stray = false
 	line := e.buf
 	e.buf = e.buf[:0]
 	if tooLong {
 		return out, EditTooLong
 	}
-	e.line = string(line)
+	e.line, e.strayEnd = string(line), stray
 	return out, EditLine
 }
 
@@ -180,10 +190,16 @@ func (e *Editor) end(c byte, out []byte) ([]byte, EditResult) {
 // line end.
 func (e *Editor) Line() string { return e.line }
 
+// Stray reports whether control bytes that no editing key sends (NUL,
+// Ctrl-A, ...) were dropped from the line Line returns: on a serial port
+// such a line is most likely line noise rather than something typed.
+func (e *Editor) Stray() bool { return e.strayEnd }
+
 // Reset drops any partial line and escape state.
 func (e *Editor) Reset() {
 	e.buf = e.buf[:0]
 	e.overflow = false
+	e.stray = false
 	e.afterCR = false
 	e.esc = escNone
 	e.escLen = 0

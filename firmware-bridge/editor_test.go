@@ -175,6 +175,48 @@ func TestEditorDefaultMax(t *testing.T) {
 	}
 }
 
+// Stray tells a line that held control bytes no key sends (line noise)
+// from a typed one, for each line separately.
+func TestEditorStray(t *testing.T) {
+	tests := []struct {
+		in    string
+		lines []string
+		stray []bool
+	}{
+		{"help\r", []string{"help"}, []bool{false}},
+		{"\r", []string{""}, []bool{false}},
+		{"a\tb\r", []string{"ab"}, []bool{false}},
+		{"st\x7fat\x15us\x1b[A\r", []string{"us"}, []bool{false}},
+		{"\x00\r", []string{""}, []bool{true}},
+		{"pass\x00word\r", []string{"password"}, []bool{true}},
+		{"\x01x\r", []string{"x"}, []bool{true}},
+		{"\x1fx\ry\r", []string{"x", "y"}, []bool{true, false}},
+		{"\x00\x15x\r", []string{"x"}, []bool{true}},  // Ctrl-U empties the line, not its past
+		{"\x00\x03x\r", []string{"x"}, []bool{false}}, // Ctrl-C drops it all
+		{"\xff\xfe\r", []string{"\xff\xfe"}, []bool{false}},
+	}
+	for _, tt := range tests {
+		e := &fb.Editor{}
+		var lines []string
+		var stray []bool
+		for i := 0; i < len(tt.in); i++ {
+			if _, r := e.Feed(tt.in[i], nil); r == fb.EditLine {
+				lines = append(lines, e.Line())
+				stray = append(stray, e.Stray())
+			}
+		}
+		if !slices.Equal(lines, tt.lines) || !slices.Equal(stray, tt.stray) {
+			t.Errorf("%q: lines %q stray %v, want %q %v", tt.in, lines, stray, tt.lines, tt.stray)
+		}
+	}
+	e := &fb.Editor{}
+	editorRun(e, "\x00abc")
+	e.Reset()
+	if editorRun(e, "abc\r"); e.Stray() {
+		t.Error("Stray after Reset")
+	}
+}
+
 func TestEditResultString(t *testing.T) {
 	tests := map[fb.EditResult]string{
 		fb.EditNone:       "none",
@@ -255,6 +297,9 @@ func FuzzEditor(f *testing.F) {
 		}
 		if want := string(in) + "\r\n"; echo && display != want {
 			t.Fatalf("typed %q: display %q, want %q", in, display, want)
+		}
+		if e.Stray() {
+			t.Fatalf("typed %q: taken for noise", in)
 		}
 	})
 }

@@ -11,6 +11,14 @@ import (
 // that stops reading costs memory up to this, then messages are dropped.
 const txQueue = 64
 
+// txSession is the queue of one opening of the port. A message taken into
+// it is written to that port or counted as dropped when the session ends:
+// never written to the next opening, where the device may have restarted
+// and would take it out of context.
+type txSession struct {
+	q chan []byte
+}
+
 // Link carries a microcontroller's lines or frames to a message bus
 // (MQTT) and the bus's messages back to it. Set the fields, then Run it;
 // a port that vanishes is reopened when it returns.
@@ -28,7 +36,8 @@ type Link struct {
 	Logger   *slog.Logger
 
 	once   sync.Once
-	tx     chan []byte
+	txMu   sync.Mutex
+	tx     *txSession // the open session's queue; nil while the port is down
 	framer Framer
 	stats  linkStats
 
@@ -37,27 +46,32 @@ type Link struct {
 
 func (l *Link) init() {
 	l.once.Do(func() {
-		l.tx = make(chan []byte, txQueue)
 		l.framer = NewFramer(l.Framing, l.MaxFrame)
 	})
 }
 
 // Send queues msg for the microcontroller, framed (a line gets "\n").
 // It never blocks: it returns false, and counts why, when the port is not
-// open, msg is over the maximum frame size or the queue is full.
+// open, msg is over the maximum frame size or the queue is full. A message
+// it took is written to the port open at the time, or counted as dropped
+// (tx_dropped) if that port goes away first.
 func (l *Link) Send(msg []byte) bool {
 	l.init()
-	if !l.stats.up.Load() {
-		l.txDropped.Add(1)
-		return false
-	}
 	frame, err := l.framer.Encode(nil, msg)
 	if err != nil {
 		l.txTooBig.Add(1)
 		return false
 	}
+	// The lock makes "the session is open" and "the message is in its
+	// queue" one step, against the session's end (endTx).
+	l.txMu.Lock()
+	defer l.txMu.Unlock()
+	if l.tx == nil {
+		l.txDropped.Add(1)
+		return false
+	}
 	select {
-	case l.tx <- frame:
+	case l.tx.q <- frame:
 		return true
 	default:
 		l.txDropped.Add(1)
@@ -65,10 +79,44 @@ func (l *Link) Send(msg []byte) bool {
 	}
 }
 
+// beginTx opens a new queue for the session about to start.
+func (l *Link) beginTx() {
+	l.txMu.Lock()
+	l.tx = &txSession{q: make(chan []byte, txQueue)}
+	l.txMu.Unlock()
+}
+
+// currentTx is the queue beginTx opened for this session.
+func (l *Link) currentTx() *txSession {
+	l.txMu.Lock()
+	defer l.txMu.Unlock()
+	return l.tx
+}
+
+// endTx closes tx to Send and counts what it still holds as dropped.
+func (l *Link) endTx(tx *txSession) {
+	l.txMu.Lock()
+	if l.tx == tx {
+		l.tx = nil
+	}
+	l.txMu.Unlock()
+	// No Send reaches tx any more: what is in it now is all there is.
+	for {
+		select {
+		case <-tx.q:
+			l.txDropped.Add(1)
+		default:
+			return
+		}
+	}
+}
+
 // Run bridges until ctx ends; it returns nil then.
 func (l *Link) Run(ctx context.Context) error {
 	l.init()
-	k := &keeper{cfg: l.Port, role: "firmware", log: l.Logger, onChange: l.OnChange, stats: &l.stats}
+	// The queue opens with the port, so that Send takes messages as
+	// soon as the link is reported up.
+	k := &keeper{cfg: l.Port, role: "firmware", log: l.Logger, onChange: l.OnChange, stats: &l.stats, opened: l.beginTx}
 	return k.run(ctx, l.session)
 }
 
@@ -108,9 +156,10 @@ func (l *Link) session(ctx context.Context, p port) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer unblockWrites(ctx, p, l.Port.baud())()
+	tx := l.currentTx()
 	werr := make(chan error, 1)
 	var wg sync.WaitGroup
-	wg.Go(func() { werr <- l.writeLoop(ctx, p) })
+	wg.Go(func() { werr <- l.writeLoop(ctx, p, tx) })
 	err := readLoop(ctx, p, &l.stats, func(chunk []byte) error {
 		l.framer.Feed(chunk, l.receive)
 		select {
@@ -122,30 +171,24 @@ func (l *Link) session(ctx context.Context, p port) error {
 	})
 	cancel()
 	wg.Wait()
-	// Messages queued for a port that went away are not sent to the
-	// next one: the device may have restarted and would take them out
-	// of context.
-	for {
-		select {
-		case <-l.tx:
-			l.txDropped.Add(1)
-		default:
-			return err
-		}
-	}
+	l.endTx(tx)
+	return err
 }
 
-func (l *Link) writeLoop(ctx context.Context, p port) error {
+func (l *Link) writeLoop(ctx context.Context, p port, tx *txSession) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case frame := <-l.tx:
+		case frame := <-tx.q:
 			if ctx.Err() != nil {
 				l.txDropped.Add(1)
 				return nil
 			}
 			if err := writeAll(p, &l.stats, frame); err != nil {
+				// Perhaps in part: the device is going away and
+				// nothing says it took the message.
+				l.txDropped.Add(1)
 				return err
 			}
 			l.sent.Add(1)

@@ -55,6 +55,8 @@ func TestLinkLinesUnplugReplug(t *testing.T) {
 		t.Fatal("Send refused with the port open")
 	}
 	cab.Expect("led on\nled off\n")
+	// Counted once written, which the device may see first.
+	testenv.WaitFor(t, "two messages counted", func() bool { return l.Counters()["tx_messages"] == 2 })
 	m := l.Counters()
 	for k, v := range map[string]uint64{"rx_messages": 3, "rx_published": 3, "rx_garbage": 1, "rx_overlong": 1, "rx_empty": 1, "tx_messages": 2, "link_up": 1} {
 		if m[k] != v {

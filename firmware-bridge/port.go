@@ -102,7 +102,10 @@ type keeper struct {
 	role     string
 	log      *slog.Logger // nil discards
 	onChange func(LinkChange)
-	stats    *linkStats
+	// opened, if set, runs when the port has opened, before it is
+	// reported up: what the session needs from its first moment.
+	opened func()
+	stats  *linkStats
 }
 
 // run returns nil when ctx ends; a session's error only closes the port.
@@ -131,6 +134,9 @@ func (k *keeper) run(ctx context.Context, session func(ctx context.Context, p po
 		wait, lastErr = minReopen, ""
 		k.stats.lastError.Store(nil)
 		k.stats.opens.Add(1)
+		if k.opened != nil {
+			k.opened()
+		}
 		k.stats.up.Store(true)
 		k.log.Info("serial port open", "port", k.cfg.Path, "baud", k.cfg.baud())
 		k.change(LinkChange{Up: true})

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +43,8 @@ type Config struct {
 	// Subscriptions hand the messages of topics under the device's base
 	// (keys such as "firmware/tx") to their function, in order. The
 	// function must not block: it runs on the client's message router.
+	// Retained messages on these topics, like those on cmd/, are never
+	// handed on (counted as retained_dropped).
 	Subscriptions map[string]func(payload []byte)
 	// Logger gets connection changes and errors, never a line per message.
 	Logger *slog.Logger
@@ -76,16 +79,21 @@ type Bridge struct {
 	topics topics
 
 	connected chan struct{} // a new connection wants online, discovery and state
+	pubWake   chan struct{} // a new connection: the publisher may take forwarded messages
 	haOnline  chan struct{}
 	cmds      chan message
+	pubq      chan outgoing   // the run loop's messages for the publisher
 	out       chan message    // Forward's queue, sent while connected
 	retained  chan string     // discovery keys the broker holds for this device
 	announced map[string]bool // discovery keys sent on this run, owned by Run
 	pending   map[string]bool // retained keys seen before the first announcement
 
+	retainedLog retainedLog
+
 	stats struct {
 		connects, publishes, skipped, commands, dropped atomic.Uint64
 		forwarded, forwardDropped                       atomic.Uint64
+		publishDropped, publishErrors, retainedDropped  atomic.Uint64
 		connected                                       atomic.Bool
 	}
 }
@@ -123,8 +131,10 @@ func New(cfg Config, src Source) (*Bridge, error) {
 		cfg: cfg, src: src, log: log,
 		topics:    topics{base: cfg.Prefix + "/" + cfg.DeviceID, discovery: cfg.DiscoveryPrefix},
 		connected: make(chan struct{}, 1),
+		pubWake:   make(chan struct{}, 1),
 		haOnline:  make(chan struct{}, 1),
 		cmds:      make(chan message, 16),
+		pubq:      make(chan outgoing, publishQueue),
 		out:       make(chan message, forwardQueue),
 		retained:  make(chan string, 64),
 	}, nil
@@ -145,6 +155,9 @@ func (b *Bridge) Counters() map[string]uint64 {
 		"commands_dropped": b.stats.dropped.Load(),
 		"forwarded":        b.stats.forwarded.Load(),
 		"forward_dropped":  b.stats.forwardDropped.Load(),
+		"publish_dropped":  b.stats.publishDropped.Load(),
+		"publish_errors":   b.stats.publishErrors.Load(),
+		"retained_dropped": b.stats.retainedDropped.Load(),
 	}
 }
 
@@ -155,7 +168,8 @@ const forwardQueue = 1024
 // Forward publishes payload (copied) under the device's base topic, e.g.
 // sub "firmware/rx", not retained, in the order of the calls. It never
 // blocks: while the broker is away messages wait in a bounded queue, and
-// when that is full Forward returns false and counts the loss.
+// when that is full Forward returns false and counts the loss. A message
+// taken from the queue as the connection breaks is lost and counted too.
 func (b *Bridge) Forward(sub string, payload []byte) bool {
 	select {
 	case b.out <- message{b.topics.base + "/" + sub, bytes.Clone(payload)}:
@@ -192,6 +206,9 @@ func (b *Bridge) options() *paho.ClientOptions {
 	o.SetKeepAlive(30 * time.Second)
 	o.SetPingTimeout(10 * time.Second)
 	o.SetConnectTimeout(10 * time.Second)
+	// Publish waits for the socket at most this long, and a socket that
+	// takes nothing for as long is given up and reconnected.
+	o.SetWriteTimeout(writeTimeout)
 	o.SetConnectRetry(true)
 	o.SetConnectRetryInterval(2 * time.Second)
 	o.SetAutoReconnect(true)
@@ -203,9 +220,9 @@ func (b *Bridge) options() *paho.ClientOptions {
 		b.log.Info("connected to the broker")
 		// Subscriptions do not survive a clean session: redo them on
 		// every connection.
-		c.Subscribe(b.topics.commands(), 1, b.onCommand).WaitTimeout(5 * time.Second)
+		c.Subscribe(b.topics.commands(), 1, b.live(b.onCommand)).WaitTimeout(5 * time.Second)
 		for sub, fn := range b.cfg.Subscriptions {
-			c.Subscribe(b.topics.base+"/"+sub, 1, func(_ paho.Client, m paho.Message) { fn(m.Payload()) }).WaitTimeout(5 * time.Second)
+			c.Subscribe(b.topics.base+"/"+sub, 1, b.live(func(_ paho.Client, m paho.Message) { fn(m.Payload()) })).WaitTimeout(5 * time.Second)
 		}
 		if b.cfg.DiscoveryPrefix != "off" {
 			c.Subscribe(b.topics.haStatus(), 1, b.onHAStatus).WaitTimeout(5 * time.Second)
@@ -214,6 +231,7 @@ func (b *Bridge) options() *paho.ClientOptions {
 			c.Subscribe(b.discoveryTopic("+"), 1, b.onRetainedConfig).WaitTimeout(5 * time.Second)
 		}
 		signal(b.connected)
+		signal(b.pubWake)
 	})
 	o.SetConnectionLostHandler(func(_ paho.Client, err error) {
 		b.stats.connected.Store(false)
@@ -251,30 +269,31 @@ func (b *Bridge) onHAStatus(_ paho.Client, m paho.Message) {
 }
 
 // Run connects (retrying until it can) and publishes until ctx ends, then
-// marks the device offline and disconnects. It returns nil after that.
+// marks the device offline and disconnects. It returns nil after that,
+// within goodbyeTimeout, the disconnect's quiesce and writeTimeout however
+// stuck the network is.
 func (b *Bridge) Run(ctx context.Context) error {
 	c := paho.NewClient(b.options())
 	c.Connect() // with ConnectRetry it keeps trying in the background
-	defer c.Disconnect(250)
+	pctx, stopPublisher := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { b.publishLoop(pctx, c) })
+	defer func() {
+		stopPublisher()
+		// Closing the connection ends a socket write stuck on it; a
+		// Publish waiting for paho's writer gives up within writeTimeout.
+		c.Disconnect(disconnectQuiesce)
+		wg.Wait()
+	}()
 	state := time.NewTicker(b.cfg.Interval)
 	defer state.Stop()
 	poll := time.NewTicker(time.Second)
 	defer poll.Stop()
 	var seq uint64
 	for {
-		// Forwarded messages wait in their queue while the broker is away.
-		var out chan message
-		if c.IsConnectionOpen() {
-			out = b.out
-		}
 		select {
 		case <-ctx.Done():
-			if c.IsConnectionOpen() {
-				// Events of the last moments (a service that failed and
-				// brought the agent down) go out before the goodbye.
-				b.publishEvents(c, seq)
-				c.Publish(b.topics.availability(), 1, true, "offline").WaitTimeout(time.Second)
-			}
+			b.goodbye(c, seq)
 			return nil
 		case <-b.connected:
 			b.publish(c, b.topics.availability(), true, []byte("online"))
@@ -285,10 +304,6 @@ func (b *Bridge) Run(ctx context.Context) error {
 			b.publishState(c)
 		case m := <-b.cmds:
 			b.command(c, m)
-		case m := <-out:
-			if b.publish(c, m.topic, false, m.payload) {
-				b.stats.forwarded.Add(1)
-			}
 		case key := <-b.retained:
 			b.removeStale(c, key)
 		case <-state.C:
@@ -306,35 +321,44 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}
 }
 
-// publish sends without waiting: the run loop must not stall on a slow
-// broker. While disconnected nothing is queued; the state is sent afresh
-// on the next connection.
+// publish hands a message to the publisher and never waits: the run loop
+// must not stall on a slow broker. While disconnected nothing is queued;
+// the state is sent afresh on the next connection.
 func (b *Bridge) publish(c paho.Client, topic string, retained bool, payload []byte) bool {
 	if !c.IsConnectionOpen() {
 		b.stats.skipped.Add(1)
 		return false
 	}
-	c.Publish(topic, 1, retained, payload)
-	b.stats.publishes.Add(1)
-	return true
+	return b.enqueue(outgoing{topic: topic, retained: retained, payload: payload})
 }
 
-func (b *Bridge) publishJSON(c paho.Client, topic string, retained bool, v any) {
+func (b *Bridge) encode(topic string, v any) ([]byte, bool) {
 	payload, err := json.Marshal(v)
 	if err != nil {
 		b.log.Error("encoding a message", "topic", topic, "err", err)
-		return
+		return nil, false
 	}
-	b.publish(c, topic, retained, payload)
+	return payload, true
+}
+
+func (b *Bridge) publishJSON(c paho.Client, topic string, retained bool, v any) bool {
+	payload, ok := b.encode(topic, v)
+	return ok && b.publish(c, topic, retained, payload)
 }
 
 func (b *Bridge) publishState(c paho.Client) {
 	b.publishJSON(c, b.topics.state(), true, b.src.State())
 }
 
+// publishEvents queues the events after the first `after` and returns the
+// count to start from next time: events that found the queue full stay
+// in the agent's log for the next poll.
 func (b *Bridge) publishEvents(c paho.Client, after uint64) uint64 {
 	events, next := b.src.Events(after)
-	for _, e := range events {
+	for i, e := range events {
+		if len(b.pubq) == cap(b.pubq) {
+			return next - uint64(len(events)-i)
+		}
 		b.publishJSON(c, b.topics.event(e.Kind), false, e)
 	}
 	return next

@@ -9,11 +9,21 @@
 // <discovery prefix>/sensor/<device>/<key>/config and is sent again when
 // Home Assistant announces itself on <discovery prefix>/status.
 //
-// The paho client is set up to avoid its known traps: no ordered delivery
-// (a slow handler must not stall the network loop), ConnectRetry and
-// AutoReconnect with a capped backoff, subscriptions and "online" redone in
-// OnConnect, WaitTimeout rather than Wait, and handlers that only hand work
-// to the bridge's own goroutine. Nothing is queued while the broker is
-// away: the state is published fresh on every connection, and events are
-// bounded by the agent's event log.
+// Retained messages are state, never commands: one on cmd/<name> or on a
+// Config.Subscriptions topic (the broker sends it again on every new
+// subscription, that is at every reconnection) is dropped and counted as
+// retained_dropped, and logged once per topic.
+//
+// The paho client is set up to avoid its known traps: ConnectRetry and
+// AutoReconnect with a capped backoff, subscriptions and "online" redone
+// in OnConnect, WaitTimeout rather than Wait, and handlers that only hand
+// work to the bridge's own goroutines and never wait, so messages can be
+// delivered in order. paho's Publish waits for the socket, so only the
+// publisher goroutine calls it, with a write timeout of writeTimeout; the
+// run loop hands it messages through a bounded queue (drop and count when
+// full) and never waits on the network, and Run returns within
+// goodbyeTimeout, the disconnect's quiesce and writeTimeout of its context
+// ending. While the broker is away only forwarded messages wait, in their
+// bounded queue: the state is published fresh on every connection, and
+// events are bounded by the agent's event log.
 package bridge

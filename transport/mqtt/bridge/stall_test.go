@@ -1,0 +1,82 @@
+package bridge
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"edge-agent/transport/testenv"
+)
+
+// stopBound is what Run may take to return after its context ends with
+// the network stuck: the goodbye, the disconnect and one Publish.
+const stopBound = goodbyeTimeout + disconnectQuiesce*time.Millisecond + writeTimeout
+
+// waitFull offers traffic with offer until the client's socket to the
+// proxy holds bytes it cannot send and that has not moved for a second:
+// the broker's side stopped reading and the socket buffer is full.
+func waitFull(t *testing.T, p *proxy, offer func()) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	last, since := -1, time.Now()
+	for {
+		offer()
+		q, err := sendQueue(p.lastClient())
+		switch {
+		case err != nil || q == 0 || q != last:
+			last, since = q, time.Now()
+		case time.Since(since) > time.Second:
+			t.Logf("send queue full at %d bytes", q)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the socket did not fill within 30s (send queue %d, %v)", q, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A broker that stops reading must not hold the bridge: Run returns
+// within stopBound of its context ending, however much it had to send.
+func TestRunStopsWithAStalledBroker(t *testing.T) {
+	m := testenv.StartMosquitto(t)
+	p := newProxy(t, m.Addr)
+	w := watch(t, m.URL, "edge/pi-s/availability")
+	b, err := New(Config{Brokers: []string{p.url()}, DeviceID: "pi-s", Interval: time.Second, DiscoveryPrefix: "off"}, &fakeSource{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	w.next(t, "edge/pi-s/availability", payloadIs("online"))
+
+	p.stalled.Store(true)
+	line := []byte(strings.Repeat("x", 16<<10))
+	offered := 0
+	waitFull(t, p, func() {
+		for range 64 {
+			if offered < 20000 {
+				b.Forward("firmware/rx", line)
+				offered++
+			}
+		}
+	})
+	cancel()
+	start := time.Now()
+	select {
+	case err := <-done:
+		took := time.Since(start)
+		t.Logf("Run returned %v after its context ended (bound %v); counters %v", took.Round(time.Millisecond), stopBound, b.Counters())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if took > stopBound+time.Second {
+			t.Errorf("Run took %v to return, want within %v", took, stopBound)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("Run did not return within 40s of its context ending")
+	}
+}
