@@ -19,9 +19,10 @@ func echoClient(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 5*time.Second, "give up on a reply after this long")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: edge-agent echo [--udp] [--timeout D] HOST:PORT [MESSAGE...]")
+		fmt.Fprintln(stderr, "  flags may come before or after HOST:PORT and the message; -- ends them")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return exitUsage
 	}
 	if fs.NArg() < 1 {

@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,27 +18,37 @@ import (
 	"edge-agent/agent"
 )
 
-const usage = `edge-agent: time, file, echo, status and serial services for a small Linux device.
+const usage = `edge-agent: time, file, echo, status and serial services for a Linux device.
 
 Usage:
-  edge-agent [run]                  run the services configured by EDGE_ variables
-  edge-agent config [--markdown]    list every EDGE_ variable: default, current value, meaning
-  edge-agent version                print version, commit, Go version and target
+  edge-agent [run]             run the services configured by EDGE_ variables
+  edge-agent config [--markdown]
+                               every EDGE_ variable: default, value, meaning
+  edge-agent version           version, commit, Go version and target
   edge-agent echo [--udp] [--timeout D] HOST:PORT [MESSAGE...]
-                                    send MESSAGE (or each line of standard input) to an
-                                    echo server and print the reply
+                               send MESSAGE (or each line of standard input)
+                               to an echo server and print the reply
   edge-agent time [--format FMT] [--timeout D] HOST[:PORT]
-                                    query an SNTP server (port 123): offset, delay, stratum,
-                                    leap, reference; with --format the text time service (8080)
-  edge-agent send [--legacy] [--as NAME] [--resume] [--token T] HOST[:PORT] FILE...
-                                    upload files to a receiver (port 8080), verified with
-                                    SHA-256 and acknowledged; a progress bar on a terminal
+                               query an SNTP server (port 123): offset, delay,
+                               stratum, leap, reference; with --format the
+                               text time service (port 8080)
+  edge-agent send [--legacy] [--as NAME] [--resume] [--token T]
+                  HOST[:PORT] FILE...
+                               upload files to a receiver (port 8080),
+                               verified with SHA-256 and acknowledged; a
+                               progress bar on a terminal
   edge-agent fleet [--broker URL] [--prefix P] [--json] [--watch]
-                                    list every device on an MQTT broker: online or not,
-                                    version, uptime, IP, CPU temperature, last state
-  edge-agent ports [--json]         list serial ports (USB VID:PID, serial number, product),
-                                    read from sysfs without opening any
-  edge-agent help                   this text
+                   [--username U] [--password-file F] [--ca-file F]
+                   [--cert-file F --key-file F]
+                               every device on an MQTT broker: online or not,
+                               version, uptime, IP, CPU temperature, last
+                               state; login and TLS default to EDGE_MQTT_*
+  edge-agent ports [--json]    serial ports (USB VID:PID, serial number,
+                               product), read from sysfs without opening any
+  edge-agent help              this text
+
+Flags may come before or after the other arguments; -- ends them.
+edge-agent COMMAND --help lists a command's flags.
 `
 
 const (
@@ -128,13 +139,22 @@ func printConfigErrors(w io.Writer, err error) {
 }
 
 func printConfig(args []string, stdout, stderr io.Writer) int {
-	switch {
-	case len(args) == 1 && args[0] == "--markdown":
+	fs := flag.NewFlagSet("config", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	markdown := fs.Bool("markdown", false, "print the defaults as the Markdown table in README")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: edge-agent config [--markdown]")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil || fs.NArg() != 0 {
+		if err == nil {
+			fs.Usage()
+		}
+		return exitUsage
+	}
+	if *markdown {
 		agent.MarkdownVariables(stdout, agent.Variables(agent.Config{}))
 		return exitOK
-	case len(args) > 0:
-		fmt.Fprintf(stderr, "edge-agent config: unknown argument %q (accepted: --markdown)\n", args[0])
-		return exitUsage
 	}
 	cfg, err := agent.Load()
 	agent.PrintVariables(stdout, agent.Variables(cfg))

@@ -27,7 +27,7 @@ func portsCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: edge-agent ports [--json]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
+	if err := parseFlags(fs, args); err != nil || fs.NArg() != 0 {
 		if err == nil {
 			fs.Usage()
 		}

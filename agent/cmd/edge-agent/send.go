@@ -25,9 +25,11 @@ func sendClient(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 10*time.Second, "give up connecting after this long")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: edge-agent send [--legacy] [--as NAME] [--resume] [--token T] HOST[:PORT] FILE...")
+		fmt.Fprintln(stderr, "  flags may come before or after HOST and the files; -- ends them")
+		fmt.Fprintln(stderr, "  (send HOST -- --as sends a file named --as)")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return exitUsage
 	}
 	if fs.NArg() < 2 || (*as != "" && fs.NArg() != 2) || (*legacy && *resume) {

@@ -22,10 +22,11 @@ func timeClient(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 5*time.Second, "give up on a reply after this long")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: edge-agent time [--format FMT] [--timeout D] HOST[:PORT]")
-		fmt.Fprintln(stderr, "  SNTP query (port 123), or with --format the text time service (port 8080)")
+		fmt.Fprintln(stderr, "  SNTP query (port 123), or with --format the text time service (port 8080);")
+		fmt.Fprintln(stderr, "  flags may come before or after HOST; -- ends them")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return exitUsage
 	}
 	if fs.NArg() != 1 {

@@ -1,11 +1,15 @@
 // Package fleet lists the devices one broker knows, from the retained
 // availability and state messages every agent publishes: how a user with
 // fifty devices on one broker, or one broker cluster, sees them all.
+// WriteTable and WriteJSON show them; every string in a listing came from
+// a device and is escaped before it reaches a terminal.
 package fleet
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -13,6 +17,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
 // Device is one agent as its retained messages describe it.
@@ -48,17 +53,37 @@ type Watcher struct {
 	changed chan struct{}
 }
 
-// Watch connects to the broker at url and subscribes to every device's
-// availability and state under prefix.
-func Watch(ctx context.Context, url, prefix string) (*Watcher, error) {
+// Options say which broker to ask and how to log in to it.
+type Options struct {
+	Broker   string // URL: tcp://, ssl://, ws:// or wss://
+	Prefix   string // first topic level the agents publish under
+	Username string
+	Password string
+	// TLS configures ssl:// and wss:// connections; nil uses the
+	// system's roots and no client certificate.
+	TLS *tls.Config
+}
+
+// ErrRefused is a broker that refused the user name or password (or
+// their absence).
+var ErrRefused = errors.New("the broker refused the login")
+
+// Watch connects to the broker and subscribes to every device's
+// availability and state under the prefix.
+func Watch(ctx context.Context, opt Options) (*Watcher, error) {
+	prefix, url := opt.Prefix, opt.Broker
 	w := &Watcher{prefix: prefix, devices: map[string]*Device{}, changed: make(chan struct{}, 1)}
 	o := paho.NewClientOptions().AddBroker(url).
 		SetClientID(fmt.Sprintf("edge-agent-fleet-%d", time.Now().UnixNano())).
+		SetUsername(opt.Username).SetPassword(opt.Password).
 		SetOrderMatters(false).SetConnectTimeout(10 * time.Second).SetAutoReconnect(true).
 		SetOnConnectHandler(func(c paho.Client) {
 			c.Subscribe(prefix+"/+/availability", 1, w.onMessage).WaitTimeout(10 * time.Second)
 			c.Subscribe(prefix+"/+/state", 1, w.onMessage).WaitTimeout(10 * time.Second)
 		})
+	if opt.TLS != nil {
+		o.SetTLSConfig(opt.TLS)
+	}
 	w.c = paho.NewClient(o)
 	tok := w.c.Connect()
 	select {
@@ -66,7 +91,11 @@ func Watch(ctx context.Context, url, prefix string) (*Watcher, error) {
 	case <-ctx.Done():
 		return nil, fmt.Errorf("fleet: connecting to %s: %w", url, ctx.Err())
 	}
-	if err := tok.Error(); err != nil {
+	err := tok.Error()
+	switch {
+	case errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword) || errors.Is(err, packets.ErrorRefusedNotAuthorised):
+		return nil, fmt.Errorf("fleet: connecting to %s: %w (%w)", url, ErrRefused, err)
+	case err != nil:
 		return nil, fmt.Errorf("fleet: connecting to %s: %w", url, err)
 	}
 	return w, nil

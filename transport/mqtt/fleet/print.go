@@ -1,0 +1,66 @@
+package fleet
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteTable writes devices as a table for a person. Every string in it
+// came from a device (the id from its topic, the rest from its retained
+// state), so each goes through Printable: an escape sequence in a version
+// must not retitle or clear the operator's terminal, a tab must not shift
+// the columns, U+202E must not reverse the rest of the line.
+func WriteTable(w io.Writer, devices []Device) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DEVICE\tSTATUS\tVERSION\tUPTIME\tIP\tCPU TEMP\tLAST STATE")
+	for _, d := range devices {
+		status := "offline"
+		if d.Online {
+			status = "online"
+		}
+		temp := "-"
+		if d.CPUTempC != nil {
+			temp = fmt.Sprintf("%.1f °C", *d.CPUTempC)
+		}
+		last := "-"
+		if !d.LastState.IsZero() {
+			last = d.LastState.Local().Format(time.DateTime)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cell(d.ID), status, cell(d.Version),
+			(time.Duration(d.UptimeS) * time.Second).String(), cell(d.IP), temp, last)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(devices) == 0 {
+		_, err := fmt.Fprintln(w, "(no devices on this broker under this prefix)")
+		return err
+	}
+	return nil
+}
+
+// WriteJSON writes devices as one JSON array on one line. The strings keep
+// their values (a reader decodes exactly what the device sent, invalid
+// UTF-8 aside, which encoding/json replaces with U+FFFD); controls, bidi
+// and other format characters are \u escapes, never raw bytes.
+func WriteJSON(w io.Writer, devices []Device) error {
+	if devices == nil {
+		devices = []Device{}
+	}
+	b, err := json.Marshal(devices)
+	if err != nil {
+		return fmt.Errorf("fleet: %w", err)
+	}
+	_, err = fmt.Fprintf(w, "%s\n", jsonPrintable(b))
+	return err
+}
+
+func cell(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return Printable(s)
+}
