@@ -15,7 +15,7 @@ TEST_DEPS := python3:python3 \
 	chronyd:chrony ntpdig:ntpsec-ntpdig ip:iproute2 unshare:util-linux \
 	/usr/share/zoneinfo/Europe/Berlin:tzdata mosquitto:mosquitto
 
-.PHONY: all build run test deps fuzz lint bench bench-go bench-echo bench-time bench-file cross readme-config clean
+.PHONY: all build run test deps fuzz lint chaos bench bench-go bench-echo bench-time bench-file cross readme-config clean
 
 all: build
 
@@ -41,6 +41,11 @@ lint:
 	go vet ./...
 	go run $(STATICCHECK) ./...
 
+# The hostile-client battery against dist/edge-agent (CHAOS_DURATION=3m).
+chaos: build
+	scripts/deps.sh mosquitto:mosquitto
+	CHAOS_AGENT=dist/edge-agent scripts/chaos.sh
+
 bench: bench-go bench-echo bench-time bench-file
 
 bench-go:
@@ -64,6 +69,7 @@ cross:
 
 # Regenerates the configuration table in README.md from the Config struct.
 readme-config:
+	mkdir -p dist
 	go run $(MAIN) config --markdown > dist/config.md
 	scripts/splice.sh README.md '<!-- config:begin -->' '<!-- config:end -->' dist/config.md
 

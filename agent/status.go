@@ -2,15 +2,19 @@ package agent
 
 import (
 	"maps"
+	"runtime"
 	"time"
 )
 
 // Status is a snapshot of the agent for the console and the MQTT bridge.
 type Status struct {
-	Version  string          `json:"version"`
-	Started  time.Time       `json:"started"`
-	Uptime   time.Duration   `json:"uptime_ns"`
-	Services []ServiceStatus `json:"services"`
+	Version string        `json:"version"`
+	Started time.Time     `json:"started"`
+	Uptime  time.Duration `json:"uptime_ns"`
+	// Goroutines is runtime.NumGoroutine: one per connection or session a
+	// peer holds, so a count that does not come back down is a leak.
+	Goroutines int             `json:"goroutines"`
+	Services   []ServiceStatus `json:"services"`
 }
 
 // ServiceStatus is one service in a Status.
@@ -25,7 +29,7 @@ type ServiceStatus struct {
 func (a *Agent) Status() Status {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	st := Status{Version: Build().Version, Started: a.started}
+	st := Status{Version: Build().Version, Started: a.started, Goroutines: runtime.NumGoroutine()}
 	if !a.started.IsZero() {
 		st.Uptime = time.Since(a.started)
 	}
