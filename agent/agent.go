@@ -151,11 +151,13 @@ func (a *Agent) timeService() *service {
 func (a *Agent) echoService() *service {
 	c := a.cfg.Echo
 	s := &echo.Server{
-		Mode:        c.Mode,
-		MaxConns:    c.MaxConns,
-		IdleTimeout: c.IdleTimeout,
-		Guard:       &udpguard.Guard{Limiter: perSource(c.UDPRateLimit)},
-		Logger:      a.log.With("service", "echo"),
+		Mode:              c.Mode,
+		MaxConns:          c.MaxConns,
+		MaxConnsPerSource: c.MaxConnsPerSource,
+		MaxPending:        int64(c.MaxPending),
+		IdleTimeout:       c.IdleTimeout,
+		Guard:             &udpguard.Guard{Limiter: perSource(c.UDPRateLimit)},
+		Logger:            a.log.With("service", "echo"),
 	}
 	return &service{
 		name: "echo", envVar: Prefix + "_ECHO_ADDR", addr: c.Addr, counters: s,

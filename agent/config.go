@@ -50,11 +50,13 @@ type LogConfig struct {
 
 // EchoConfig configures the TCP and UDP echo service.
 type EchoConfig struct {
-	Addr         string        `default:":8081" desc:"TCP and UDP address of the echo service"`
-	Mode         echo.Mode     `default:"upper" desc:"upper: ASCII a-z upper-cased, as the seed servers; plain: unchanged (RFC 862)" accepts:"upper, plain"`
-	MaxConns     int           `split_words:"true" default:"10000" desc:"open TCP connections allowed; more are closed at once and counted"`
-	IdleTimeout  time.Duration `split_words:"true" default:"5m" desc:"close a TCP connection that sends nothing for this long"`
-	UDPRateLimit float64       `split_words:"true" default:"50" desc:"UDP replies per second per source address, in bursts of up to one second's worth; 0 = unlimited"`
+	Addr              string        `default:":8081" desc:"TCP and UDP address of the echo service"`
+	Mode              echo.Mode     `default:"upper" desc:"upper: ASCII a-z upper-cased, as the seed servers; plain: unchanged (RFC 862)" accepts:"upper, plain"`
+	MaxConns          int           `split_words:"true" default:"10000" desc:"open TCP connections allowed; more are closed at once and counted"`
+	MaxConnsPerSource int           `split_words:"true" default:"64" desc:"open TCP connections allowed from one source (an IPv4 address, an IPv6 /64); more are closed at once and counted"`
+	MaxPending        ByteSize      `split_words:"true" default:"16MiB" desc:"reply bytes held in all for TCP peers that send without reading; past it the connection holding the most is closed and counted"`
+	IdleTimeout       time.Duration `split_words:"true" default:"5m" desc:"close a TCP connection that sends nothing for this long"`
+	UDPRateLimit      float64       `split_words:"true" default:"50" desc:"UDP replies per second per source address, in bursts of up to one second's worth; 0 = unlimited"`
 }
 
 // NTPConfig configures the SNTP server.
@@ -79,7 +81,7 @@ type FileConfig struct {
 	MaxSize           ByteSize      `split_words:"true" default:"1GiB" desc:"largest file accepted"`
 	MinFree           ByteSize      `split_words:"true" default:"64MiB" desc:"free space to keep on the file system; a file that would eat into it is refused before a byte is written"`
 	MaxConns          int           `split_words:"true" default:"32" desc:"open upload connections allowed; more are closed at once and counted"`
-	MaxConnsPerSource int           `split_words:"true" default:"4" desc:"open upload connections allowed from one address"`
+	MaxConnsPerSource int           `split_words:"true" default:"4" desc:"open upload connections allowed from one source (an IPv4 address, an IPv6 /64)"`
 	Token             string        `secret:"true" desc:"shared secret every upload must carry (the seed client cannot, and is refused); empty = none" accepts:"text"`
 	HeaderTimeout     time.Duration `split_words:"true" default:"30s" desc:"time allowed for a complete header, from the connection or the end of the previous file"`
 	IdleTimeout       time.Duration `split_words:"true" default:"60s" desc:"cut a sender whose body stalls this long"`
@@ -97,14 +99,23 @@ type MQTTConfig struct {
 	Prefix          string        `default:"edge" desc:"first level of every topic: PREFIX/DEVICE_ID/..." accepts:"an MQTT topic level"`
 	DiscoveryPrefix string        `split_words:"true" default:"homeassistant" desc:"Home Assistant discovery prefix; off = no discovery" accepts:"an MQTT topic level, or off"`
 	Interval        time.Duration `default:"30s" desc:"how often the state is published"`
-	EmbeddedAddr    string        `split_words:"true" default:"127.0.0.1:1883" desc:"address of the embedded broker, used when EDGE_MQTT_URL is empty; it allows anonymous clients, so keep it on loopback unless the LAN is trusted"`
+
+	// The embedded broker, run when URL is empty.
+	EmbeddedAddr            string   `split_words:"true" default:"127.0.0.1:1883" desc:"address of the embedded broker, used when EDGE_MQTT_URL is empty; an address other than loopback needs EDGE_MQTT_EMBEDDED_PASSWORD_FILE or EDGE_MQTT_EMBEDDED_ANONYMOUS=true"`
+	EmbeddedPasswordFile    string   `split_words:"true" desc:"mosquitto_passwd file of the embedded broker's users, who may publish commands; empty = none, every client is anonymous" accepts:"a file path" optional:"true"`
+	EmbeddedAnonymous       bool     `split_words:"true" default:"false" desc:"let clients without a user name into the embedded broker even with a password file or on an address other than loopback; they may read everything but publish nothing under the device's topics"`
+	EmbeddedMaxPacket       ByteSize `split_words:"true" default:"256KiB" desc:"largest packet the embedded broker reads; a client sending a larger one is disconnected"`
+	EmbeddedMaxRetained     int      `split_words:"true" default:"1000" desc:"retained messages the embedded broker keeps; more are refused" accepts:"16 to 100000"`
+	EmbeddedMaxRetainedSize ByteSize `split_words:"true" default:"4MiB" desc:"memory the embedded broker's retained messages may take (payloads, topics and index); more are refused"`
+	EmbeddedMaxQueued       ByteSize `split_words:"true" default:"8MiB" desc:"memory the embedded broker may hold for subscribers, all together; past it the subscriber holding most is disconnected"`
+	EmbeddedMaxClients      int      `split_words:"true" default:"64" desc:"open connections to the embedded broker; more are closed at once and counted" accepts:"2 to 1024"`
 }
 
 // ConsoleConfig configures the serial console.
 type ConsoleConfig struct {
 	Port     string `desc:"serial port of the console: /dev/ttyGS0 (Pi Zero USB gadget), /dev/ttyAMA0 or /dev/serial0 (GPIO 14/15), /dev/ttyUSB0; empty = off" accepts:"a device path, empty or off" optional:"true"`
 	Baud     int    `default:"115200" desc:"line speed of the console port" accepts:"a baud rate, 50 to 4000000"`
-	Password string `secret:"true" desc:"asked before any console command; 3 wrong ones lock logins for a minute; empty = no login (whoever holds the cable gets the console)" accepts:"text"`
+	Password string `secret:"true" desc:"asked before any console command; 3 wrong ones (empty lines do not count) lock logins for a minute; empty = no login (whoever holds the cable gets the console)" accepts:"text"`
 	Echo     bool   `default:"true" desc:"echo typed characters back; false for a terminal that echoes locally"`
 }
 

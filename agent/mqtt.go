@@ -2,8 +2,7 @@ package agent
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -31,11 +30,20 @@ func (a *Agent) mqttServices() []*service {
 	// The embedded broker outlives the bridge at shutdown, so the bridge
 	// can still say goodbye (events, then "offline") on a working link.
 	bridgeDone := make(chan struct{})
+	var agentCred *broker.Agent
 	if c.URL == "" {
-		b := &broker.Server{Logger: a.log.With("service", "mqtt-broker")}
+		b := a.embeddedBroker()
+		agentCred = b.Agent
 		out = append(out, &service{
 			name: "mqtt-broker", envVar: Prefix + "_MQTT_EMBEDDED_ADDR", addr: c.EmbeddedAddr, counters: b,
 			bind: func(addr string) (string, func(context.Context) error, error) {
+				if f := c.EmbeddedPasswordFile; f != "" {
+					users, err := broker.ReadUsers(f)
+					if err != nil {
+						return "", nil, &BindError{Service: "mqtt-broker", Action: "read", Addr: f, Var: Prefix + "_MQTT_EMBEDDED_PASSWORD_FILE", Err: err}
+					}
+					b.Users = users
+				}
 				ln, err := net.Listen("tcp", addr)
 				if err != nil {
 					return "", nil, fmt.Errorf("tcp: %w", unwrapOp(err))
@@ -66,6 +74,11 @@ func (a *Agent) mqttServices() []*service {
 			if err != nil {
 				return "", nil, err
 			}
+			if agentCred != nil {
+				// The embedded broker knows the agent by this credential
+				// alone, made up at start-up and never written anywhere.
+				cfg.Username, cfg.Password, cfg.TLS = agentCred.Username, agentCred.Password, nil
+			}
 			br, err := bridge.New(cfg, src)
 			if err != nil {
 				return "", nil, err
@@ -81,6 +94,31 @@ func (a *Agent) mqttServices() []*service {
 		out[len(out)-1].addr = "embedded"
 	}
 	return out
+}
+
+// embeddedBroker configures the embedded broker. The agent's bridge logs
+// in with a password drawn at start-up and passed to it in-process; with
+// it alone may a client take the bridge's client id, and only it and the
+// users of the password file may publish under the device's topics and
+// its Home Assistant discovery topics.
+func (a *Agent) embeddedBroker() *broker.Server {
+	c := a.cfg.MQTT
+	id := a.deviceID()
+	clientID := "edge-agent-" + id // the bridge's, see bridge options()
+	protected := []string{c.Prefix + "/" + id + "/#"}
+	if c.DiscoveryPrefix != Off {
+		protected = append(protected, c.DiscoveryPrefix+"/+/"+id+"/#")
+	}
+	return &broker.Server{
+		Logger:           a.log.With("service", "mqtt-broker"),
+		MaxClients:       c.EmbeddedMaxClients,
+		MaxPacketSize:    int(c.EmbeddedMaxPacket),
+		MaxRetained:      c.EmbeddedMaxRetained,
+		MaxRetainedBytes: int64(c.EmbeddedMaxRetainedSize),
+		MaxQueuedBytes:   int64(c.EmbeddedMaxQueued),
+		Anonymous:        c.EmbeddedAnonymous,
+		Agent:            &broker.Agent{ClientID: clientID, Username: clientID, Password: rand.Text(), Protected: protected},
+	}
 }
 
 // bridgeGoodbye bounds how long the embedded broker waits for the bridge
@@ -124,34 +162,15 @@ func (a *Agent) bridgeConfig(brokers []string, embedded string) (bridge.Config, 
 	if !serialOff(a.cfg.Firmware.Port) {
 		cfg.Subscriptions = map[string]func([]byte){firmwareTx: func(p []byte) { a.firmware.Send(p) }}
 	}
-	if c.PasswordFile != "" {
-		pw, err := os.ReadFile(c.PasswordFile)
-		if err != nil {
-			return cfg, &BindError{Service: "mqtt", Action: "read", Addr: c.PasswordFile, Var: Prefix + "_MQTT_PASSWORD_FILE", Err: err}
+	password, t, err := c.ClientFiles().Load()
+	if err != nil {
+		var fe *MQTTFileError
+		if errors.As(err, &fe) {
+			err = &BindError{Service: "mqtt", Action: fe.Action, Addr: fe.File.Path, Var: fe.File.Name, Err: fe.Err}
 		}
-		cfg.Password = strings.TrimRight(string(pw), "\r\n")
+		return cfg, err
 	}
-	if c.CAFile != "" || c.CertFile != "" {
-		t := &tls.Config{MinVersion: tls.VersionTLS12}
-		if c.CAFile != "" {
-			pem, err := os.ReadFile(c.CAFile)
-			if err != nil {
-				return cfg, &BindError{Service: "mqtt", Action: "read", Addr: c.CAFile, Var: Prefix + "_MQTT_CA_FILE", Err: err}
-			}
-			t.RootCAs = x509.NewCertPool()
-			if !t.RootCAs.AppendCertsFromPEM(pem) {
-				return cfg, &BindError{Service: "mqtt", Action: "use", Addr: c.CAFile, Var: Prefix + "_MQTT_CA_FILE", Err: errors.New("no PEM certificate in it")}
-			}
-		}
-		if c.CertFile != "" {
-			cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-			if err != nil {
-				return cfg, &BindError{Service: "mqtt", Action: "use", Addr: c.CertFile, Var: Prefix + "_MQTT_CERT_FILE", Err: err}
-			}
-			t.Certificates = []tls.Certificate{cert}
-		}
-		cfg.TLS = t
-	}
+	cfg.Password, cfg.TLS = password, t
 	return cfg, nil
 }
 
@@ -177,6 +196,9 @@ type stateDoc struct {
 	DeviceID     string    `json:"device_id"`
 	Version      string    `json:"version"`
 	AgentUptimeS float64   `json:"agent_uptime_s"`
+	// AgentGoroutines is the agent's goroutine count: it should fall back
+	// once peers let go, which is how a leak shows from outside.
+	AgentGoroutines int `json:"agent_goroutines"`
 	health.Snapshot
 	Services map[string]serviceState `json:"services"`
 }
@@ -194,7 +216,7 @@ func (m *mqttSource) State() any {
 	}
 	doc := stateDoc{
 		Time: time.Now().UTC(), DeviceID: m.a.deviceID(), Version: st.Version,
-		AgentUptimeS: st.Uptime.Seconds(), Snapshot: snap, Services: map[string]serviceState{},
+		AgentUptimeS: st.Uptime.Seconds(), AgentGoroutines: st.Goroutines, Snapshot: snap, Services: map[string]serviceState{},
 	}
 	for _, s := range st.Services {
 		doc.Services[s.Name] = serviceState{Addr: s.Addr, Counters: s.Counters}

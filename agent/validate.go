@@ -3,11 +3,14 @@ package agent
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"edge-agent/transport/echo"
 )
 
 // Validate checks what the types alone cannot, and names the variable at
@@ -22,6 +25,12 @@ func (c Config) Validate() error {
 	}
 	if c.Echo.MaxConns < 1 {
 		bad("ECHO_MAX_CONNS", strconv.Itoa(c.Echo.MaxConns), "a whole number of at least 1")
+	}
+	if c.Echo.MaxConnsPerSource < 1 {
+		bad("ECHO_MAX_CONNS_PER_SOURCE", strconv.Itoa(c.Echo.MaxConnsPerSource), "a whole number of at least 1: connections from one IPv4 address or IPv6 /64")
+	}
+	if c.Echo.MaxPending < echo.ReadSize {
+		bad("ECHO_MAX_PENDING", c.Echo.MaxPending.String(), "a size of at least "+ByteSize(echo.ReadSize).String()+" (one read, the most one connection holds), e.g. 16MiB")
 	}
 	if c.Echo.IdleTimeout <= 0 {
 		bad("ECHO_IDLE_TIMEOUT", formatDuration(c.Echo.IdleTimeout), "a positive duration such as 30s or 5m")
@@ -78,6 +87,26 @@ func (c Config) Validate() error {
 	if m.URL == "" {
 		if err := checkAddr(m.EmbeddedAddr); err != nil || m.EmbeddedAddr == Off {
 			bad("MQTT_EMBEDDED_ADDR", m.EmbeddedAddr, "host:port for the embedded broker, e.g. 127.0.0.1:1883 (to turn MQTT off set EDGE_MQTT_URL=off)")
+		} else if !loopbackAddr(m.EmbeddedAddr) && m.EmbeddedPasswordFile == "" && !m.EmbeddedAnonymous {
+			bad("MQTT_EMBEDDED_ADDR", m.EmbeddedAddr, "a loopback address such as 127.0.0.1:1883, [::1]:1883 or localhost:1883; "+
+				"on any other address every host that reaches it could publish commands to the agent, so also set "+
+				"EDGE_MQTT_EMBEDDED_PASSWORD_FILE (a mosquitto_passwd file) to make clients log in, "+
+				"or EDGE_MQTT_EMBEDDED_ANONYMOUS=true if everyone on that network is trusted")
+		}
+		if m.EmbeddedMaxPacket < 1<<10 || m.EmbeddedMaxPacket > 256<<20 {
+			bad("MQTT_EMBEDDED_MAX_PACKET", m.EmbeddedMaxPacket.String(), "a size from 1KiB to 256MiB, e.g. 256KiB")
+		}
+		if m.EmbeddedMaxRetained < 16 || m.EmbeddedMaxRetained > 100000 {
+			bad("MQTT_EMBEDDED_MAX_RETAINED", strconv.Itoa(m.EmbeddedMaxRetained), "16 to 100000 (the agent keeps about a dozen itself)")
+		}
+		if m.EmbeddedMaxRetainedSize < 64<<10 {
+			bad("MQTT_EMBEDDED_MAX_RETAINED_SIZE", m.EmbeddedMaxRetainedSize.String(), "a size of at least 64KiB, e.g. 4MiB")
+		}
+		if m.EmbeddedMaxQueued < 2*m.EmbeddedMaxPacket {
+			bad("MQTT_EMBEDDED_MAX_QUEUED", m.EmbeddedMaxQueued.String(), "a size of at least twice EDGE_MQTT_EMBEDDED_MAX_PACKET ("+m.EmbeddedMaxPacket.String()+"), e.g. 8MiB")
+		}
+		if m.EmbeddedMaxClients < 2 || m.EmbeddedMaxClients > 1024 {
+			bad("MQTT_EMBEDDED_MAX_CLIENTS", strconv.Itoa(m.EmbeddedMaxClients), "2 to 1024 (the agent's own bridge is one of them)")
 		}
 	}
 	if !validTopicLevel(m.Prefix) {
@@ -156,6 +185,20 @@ func checkBrokerURL(s string) error {
 		return nil
 	}
 	return errors.New("a URL scheme of tcp, mqtt, ssl, tls, mqtts, ws or wss")
+}
+
+// loopbackAddr reports whether a host:port stays on this machine: a
+// loopback IP or the name localhost. An empty host is every interface,
+// and another name may resolve to anything.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.Unmap().IsLoopback()
+	}
+	return strings.EqualFold(strings.TrimSuffix(host, "."), "localhost")
 }
 
 func validTopicLevel(s string) bool {
