@@ -79,55 +79,80 @@ func (ds *disturber) run(ctx context.Context, d time.Duration, n int) {
 
 func (ds *disturber) restartBroker() {
 	ds.restarts++
-	label := fmt.Sprintf("mosquitto restart %d", ds.restarts)
-	w := ds.out.begin(brokerDown, label, 3*time.Second)
-	ds.m.stop()
-	time.Sleep(300*time.Millisecond + rand.N(1700*time.Millisecond))
-	if err := ds.m.start(); err != nil {
-		ds.out.finish(w, time.Now())
-		ds.chk.add(label, false, err.Error())
-		return
-	}
-	up := time.Now()
-	ok := poll(ds.abort, brokerRecovery, func() bool { return ds.obs.onlineSince(w.start) })
-	ds.out.finish(w, time.Now())
-	if !ok {
-		ds.chk.add(label, false, fmt.Sprintf("the agent was not back online on mosquitto within %v of its restart", brokerRecovery))
-		return
-	}
-	ds.recoveries = append(ds.recoveries, fmt.Sprintf("%s: down %v, agent online %v after the broker",
-		label, up.Sub(w.start).Round(10*time.Millisecond), time.Since(up).Round(10*time.Millisecond)))
+	ds.disturb(disturbance{
+		class: brokerDown, label: fmt.Sprintf("mosquitto restart %d", ds.restarts), grace: 3 * time.Second,
+		take: ds.m.stop, away: 300*time.Millisecond + rand.N(1700*time.Millisecond), restore: ds.m.start,
+		within:    brokerRecovery,
+		recovered: func(began, _ time.Time) bool { return ds.obs.onlineSince(began) },
+		late:      "the agent was not back online on mosquitto within %v of its restart",
+		report:    "%s: down %v, agent online %v after the broker",
+	})
 }
 
 func (ds *disturber) unplug() {
 	ds.unplugs++
-	label := fmt.Sprintf("firmware unplug %d", ds.unplugs)
 	opens := ds.obs.latest().counter("firmware", "opens")
-	w := ds.out.begin(firmwareDown, label, 2*time.Second)
-	ds.mcu.unplug()
-	time.Sleep(500*time.Millisecond + rand.N(2500*time.Millisecond))
-	if err := ds.mcu.plug(); err != nil {
+	ds.disturb(disturbance{
+		class: firmwareDown, label: fmt.Sprintf("firmware unplug %d", ds.unplugs), grace: 2 * time.Second,
+		take: ds.mcu.unplug, away: 500*time.Millisecond + rand.N(2500*time.Millisecond),
+		restore: func() error {
+			if err := ds.mcu.plug(); err != nil {
+				return fmt.Errorf("plugging a new pseudo-terminal: %w", err)
+			}
+			return nil
+		},
+		within: firmwareRecovery,
+		// The serial_link event says the link is up; a state document
+		// with more opens says so too, should the event be missed.
+		recovered: func(_, in time.Time) bool {
+			if ds.obs.firmwareUpSince(in) {
+				return true
+			}
+			s := ds.obs.latest()
+			return s != nil && s.Time.After(in) && s.counter("firmware", "link_up") == 1 && s.counter("firmware", "opens") > opens
+		},
+		late:   "the agent did not reopen the port within %v of the replug",
+		report: "%s: out %v, link up %v after the replug",
+	})
+}
+
+// disturbance is one planned disturbance: take a part of the agent's
+// world away, wait, restore it, and wait for the agent to recover.
+type disturbance struct {
+	class   int           // the outage class, for the timeline
+	label   string        // names it in the timeline and the checks
+	grace   time.Duration // for clients to notice the recovery
+	take    func()
+	away    time.Duration // how long the part stays away
+	restore func() error  // an error fails the check with its text
+	within  time.Duration // how long the agent may take to recover
+	// recovered tells whether the agent is back, given when the outage
+	// began and when the part was restored.
+	recovered func(began, restored time.Time) bool
+	late      string // the failed check's detail, with within for %v
+	report    string // the recovery line: label, time away, time to recover
+}
+
+// disturb runs d, recording its outage window and either a failed check
+// or how long the agent took to recover.
+func (ds *disturber) disturb(d disturbance) {
+	w := ds.out.begin(d.class, d.label, d.grace)
+	d.take()
+	time.Sleep(d.away)
+	if err := d.restore(); err != nil {
 		ds.out.finish(w, time.Now())
-		ds.chk.add(label, false, "plugging a new pseudo-terminal: "+err.Error())
+		ds.chk.add(d.label, false, err.Error())
 		return
 	}
-	in := time.Now()
-	// The serial_link event says the link is up; a state document with
-	// more opens says so too, should the event be missed.
-	ok := poll(ds.abort, firmwareRecovery, func() bool {
-		if ds.obs.firmwareUpSince(in) {
-			return true
-		}
-		s := ds.obs.latest()
-		return s != nil && s.Time.After(in) && s.counter("firmware", "link_up") == 1 && s.counter("firmware", "opens") > opens
-	})
+	restored := time.Now()
+	ok := poll(ds.abort, d.within, func() bool { return d.recovered(w.start, restored) })
 	ds.out.finish(w, time.Now())
 	if !ok {
-		ds.chk.add(label, false, fmt.Sprintf("the agent did not reopen the port within %v of the replug", firmwareRecovery))
+		ds.chk.add(d.label, false, fmt.Sprintf(d.late, d.within))
 		return
 	}
-	ds.recoveries = append(ds.recoveries, fmt.Sprintf("%s: out %v, link up %v after the replug",
-		label, in.Sub(w.start).Round(10*time.Millisecond), time.Since(in).Round(10*time.Millisecond)))
+	ds.recoveries = append(ds.recoveries, fmt.Sprintf(d.report, d.label,
+		restored.Sub(w.start).Round(10*time.Millisecond), time.Since(restored).Round(10*time.Millisecond)))
 }
 
 // poll calls ok every 20 ms until it is true, timeout passes or ctx ends.

@@ -51,21 +51,29 @@ func classify(err error) string {
 	return "error"
 }
 
-// echoTCP: connect, send one to three messages of up to 8 KiB of random
-// bytes, each echoed upper-cased, close.
-func echoTCP(ctx context.Context, t *tally, k *kind, src netip.Addr, addr string, period time.Duration) {
+// honestConns runs an honest TCP client of kind k from src every period:
+// it connects (a failed dial is a failure of k) and gives f the
+// connection, closed after and cut (its deadline now) at the end of the
+// run, and the time the attempt began.
+func honestConns(ctx context.Context, t *tally, k *kind, src netip.Addr, addr string, period time.Duration,
+	f func(ctx context.Context, c *net.TCPConn, t0 time.Time)) {
 	every(ctx, period, func(ctx context.Context) {
 		t0 := time.Now()
-		c, err := dialFrom(ctx, src, addr, exchangeTimeout)
-		if err != nil {
-			if ctx.Err() == nil {
-				t.failure(k, t0, "dial: "+classify(err), err.Error())
-			}
+		c := dialFrom(ctx, src, addr, func(reason string, err error) { t.failure(k, t0, reason, err.Error()) })
+		if c == nil {
 			return
 		}
 		defer c.Close()
 		stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
 		defer stop()
+		f(ctx, c, t0)
+	})
+}
+
+// echoTCP: connect, send one to three messages of up to 8 KiB of random
+// bytes, each echoed upper-cased, close.
+func echoTCP(ctx context.Context, t *tally, k *kind, src netip.Addr, addr string, period time.Duration) {
+	honestConns(ctx, t, k, src, addr, period, func(ctx context.Context, c *net.TCPConn, t0 time.Time) {
 		for n := 1 + rand.IntN(3); n > 0; n-- {
 			msg := randomBytes(1 + rand.IntN(8192))
 			c.SetDeadline(time.Now().Add(exchangeTimeout))

@@ -4,24 +4,32 @@ import (
 	"context"
 	"io"
 	"math/rand/v2"
+	"net"
 	"time"
 )
 
 // Hostile echo clients, from 127.66.0.1-64.
 
+// hostileConns runs a hostile TCP client every period: it connects from
+// a hostile address and gives f the connection, closed after. The kind
+// called name counts f's outcomes and failed dials.
+func hostileConns(ctx context.Context, t *tally, name, addr string, period time.Duration, f func(ctx context.Context, k *kind, c *net.TCPConn)) {
+	k := t.kind(name, false, 0)
+	every(ctx, period, func(ctx context.Context) {
+		if c := dialFrom(ctx, hostileAddr(), addr, k.dialFailed); c != nil {
+			defer c.Close()
+			f(ctx, k, c)
+		}
+	})
+}
+
+// dialFailed counts a hostile client's failed dial as an outcome.
+func (k *kind) dialFailed(reason string, _ error) { k.outcome(reason) }
+
 // echoCut sends some bytes, reads some of the echo, and drops the
 // connection at a random point, half the time with a reset.
 func echoCut(ctx context.Context, t *tally, addr string, period time.Duration) {
-	k := t.kind("echo: cut", false, 0)
-	every(ctx, period, func(ctx context.Context) {
-		c, err := dialFrom(ctx, hostileAddr(), addr, exchangeTimeout)
-		if err != nil {
-			if ctx.Err() == nil {
-				k.outcome("dial: " + classify(err))
-			}
-			return
-		}
-		defer c.Close()
+	hostileConns(ctx, t, "echo: cut", addr, period, func(ctx context.Context, k *kind, c *net.TCPConn) {
 		c.SetDeadline(time.Now().Add(hostileHold))
 		msg := randomBytes(1 + rand.IntN(64<<10))
 		n, err := c.Write(msg)
@@ -43,16 +51,7 @@ func echoCut(ctx context.Context, t *tally, addr string, period time.Duration) {
 // the connection a moment and leaves: the agent must stop reading from it
 // rather than buffer its replies.
 func echoNoRead(ctx context.Context, t *tally, addr string, period time.Duration) {
-	k := t.kind("echo: never reads", false, 0)
-	every(ctx, period, func(ctx context.Context) {
-		c, err := dialFrom(ctx, hostileAddr(), addr, exchangeTimeout)
-		if err != nil {
-			if ctx.Err() == nil {
-				k.outcome("dial: " + classify(err))
-			}
-			return
-		}
-		defer c.Close()
+	hostileConns(ctx, t, "echo: never reads", addr, period, func(ctx context.Context, k *kind, c *net.TCPConn) {
 		stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
 		defer stop()
 		c.SetReadBuffer(4096)
@@ -83,16 +82,7 @@ func echoConnFlood(ctx context.Context, t *tally, addr string, period time.Durat
 
 // tcpGarbage sends random bytes to a TCP port and closes.
 func tcpGarbage(ctx context.Context, t *tally, name, addr string, period time.Duration) {
-	k := t.kind(name, false, 0)
-	every(ctx, period, func(ctx context.Context) {
-		c, err := dialFrom(ctx, hostileAddr(), addr, exchangeTimeout)
-		if err != nil {
-			if ctx.Err() == nil {
-				k.outcome("dial: " + classify(err))
-			}
-			return
-		}
-		defer c.Close()
+	hostileConns(ctx, t, name, addr, period, func(ctx context.Context, k *kind, c *net.TCPConn) {
 		c.SetDeadline(time.Now().Add(time.Second))
 		c.Write(randomBytes(1 + rand.IntN(4096)))
 		if rand.IntN(2) == 0 {

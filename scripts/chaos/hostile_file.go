@@ -56,11 +56,8 @@ func hostileUploads(ctx context.Context, t *tally, a *fileAttacks, addr string, 
 	every(ctx, period, func(ctx context.Context) {
 		at := fileAttackList[rand.IntN(len(fileAttackList))]
 		k := t.kind(at.name, false, 0)
-		c, err := dialFrom(ctx, hostileAddr(), addr, exchangeTimeout)
-		if err != nil {
-			if ctx.Err() == nil {
-				k.outcome("dial: " + classify(err))
-			}
+		c := dialFrom(ctx, hostileAddr(), addr, k.dialFailed)
+		if c == nil {
 			return
 		}
 		defer c.Close()
@@ -90,14 +87,9 @@ func connFlood(ctx context.Context, t *tally, addr string, n int, period time.Du
 			}
 		}()
 		for range n {
-			c, err := dialFrom(ctx, src, addr, exchangeTimeout)
-			if err != nil {
-				if ctx.Err() == nil {
-					k.outcome("dial: " + classify(err))
-				}
-				continue
+			if c := dialFrom(ctx, src, addr, k.dialFailed); c != nil {
+				conns = append(conns, c)
 			}
-			conns = append(conns, c)
 		}
 		// A refused connection is closed by the agent at once; a held one
 		// stays silent until the driver lets go.
@@ -180,12 +172,18 @@ func badName(c *net.TCPConn, a *fileAttacks) (string, string) {
 	names := []string{"", ".", "..", "../hostile-escape", "hostile/../x", "a\\b", "hostile-\x00x", "hostile-\x1b[31m",
 		".edge-hostile", strings.Repeat("h", 256), "hostile-\u0085x", "/etc/hostile"}
 	h := filerecv.Header{FileName: names[rand.IntN(len(names))], FileSize: 5, Ack: true, Token: a.token}
+	return refused(c, h, fmt.Sprintf("the name %q was accepted", h.FileName))
+}
+
+// refused offers the upload h, which the agent must refuse: its answer
+// is the outcome; "ready" is the violation described by accepted.
+func refused(c *net.TCPConn, h filerecv.Header, accepted string) (outcome, violation string) {
 	if err := filerecv.WriteHeader(c, h, false); err != nil {
 		return "error: " + classify(err), ""
 	}
 	r, out := readAnswer(c)
 	if r.Status == "ready" {
-		return "", fmt.Sprintf("the name %q was accepted", h.FileName)
+		return "", accepted
 	}
 	return out, ""
 }
@@ -263,14 +261,7 @@ func tooLarge(c *net.TCPConn, a *fileAttacks) (string, string) {
 	h, _ := hostileFile(a, 0)
 	h.FileSize = 1<<40 + rand.Int64N(1<<40)
 	h.SHA256 = nil
-	if err := filerecv.WriteHeader(c, h, false); err != nil {
-		return "error: " + classify(err), ""
-	}
-	r, out := readAnswer(c)
-	if r.Status == "ready" {
-		return "", fmt.Sprintf("a %d-byte upload was let in", h.FileSize)
-	}
-	return out, ""
+	return refused(c, h, fmt.Sprintf("a %d-byte upload was let in", h.FileSize))
 }
 
 // resumeCut leaves an interrupted resumable upload behind, which the

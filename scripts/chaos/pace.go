@@ -70,14 +70,21 @@ func floodAddr() netip.Addr {
 	return netip.AddrFrom4([4]byte{127, byte(100 + rand.IntN(155)), byte(rand.IntN(256)), byte(1 + rand.IntN(254))})
 }
 
-// dialFrom connects to addr over TCP from the source address src.
-func dialFrom(ctx context.Context, src netip.Addr, addr string, timeout time.Duration) (*net.TCPConn, error) {
-	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0)), Timeout: timeout}
+// dialFrom connects to addr over TCP from the source address src within
+// the exchange timeout. When that fails it returns nil, after telling
+// failed the reason for the table ("dial: " and the error's class) and
+// the error, unless ctx has ended: a dial cut by the end of the run
+// counts for nothing.
+func dialFrom(ctx context.Context, src netip.Addr, addr string, failed func(reason string, err error)) *net.TCPConn {
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0)), Timeout: exchangeTimeout}
 	c, err := d.DialContext(ctx, "tcp4", addr)
 	if err != nil {
-		return nil, err
+		if ctx.Err() == nil {
+			failed("dial: "+classify(err), err)
+		}
+		return nil
 	}
-	return c.(*net.TCPConn), nil
+	return c.(*net.TCPConn)
 }
 
 // udpFrom opens a UDP socket on src (port 0: ephemeral, unless port).

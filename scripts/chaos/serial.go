@@ -75,49 +75,41 @@ func mqttPing(ctx context.Context, t *tally, k *kind, o *observer, period time.D
 // firmwareRx: the microcontroller prints a numbered line; it must reach
 // the firmware/rx topic.
 func firmwareRx(ctx context.Context, t *tally, k *kind, mcu *cable, rx *waiters, period time.Duration) {
-	var seq int
-	every(ctx, period, func(ctx context.Context) {
-		seq++
-		key := fmt.Sprintf("rx-%d", seq)
-		ch := rx.expect(key)
-		defer rx.forget(key)
-		t0 := time.Now()
-		if err := mcu.write([]byte(key + "\n")); err != nil {
-			if ctx.Err() == nil {
-				t.failure(k, t0, classify(err), err.Error())
-			}
-			return
-		}
-		switch ok := await(ctx, ch, serialTimeout); {
-		case ctx.Err() != nil:
-		case !ok:
-			t.failure(k, t0, "not published", key)
-		default:
-			t.success(k, t0)
-		}
-	})
+	relayed(ctx, t, k, rx, "rx", period, func(key string) error { return mcu.write([]byte(key + "\n")) },
+		classify, "not published")
 }
 
 // firmwareTx: a numbered message on firmware/tx must reach the
 // microcontroller as a line.
 func firmwareTx(ctx context.Context, t *tally, k *kind, o *observer, tx *waiters, period time.Duration) {
+	relayed(ctx, t, k, tx, "tx", period, func(key string) error { return o.publish("firmware/tx", false, []byte(key), serialTimeout) },
+		func(err error) string { return "publish: " + err.Error() }, "not written to the port")
+}
+
+// relayed runs an honest client of kind k that every period sends a
+// numbered key (prefix-N) into one side of the firmware bridge; it must
+// come out of the other, where arrivals hears of it, within
+// serialTimeout. A failed send is a failure for the reason why gives,
+// a key that does not arrive one called lost.
+func relayed(ctx context.Context, t *tally, k *kind, arrivals *waiters, prefix string, period time.Duration,
+	send func(key string) error, why func(error) string, lost string) {
 	var seq int
 	every(ctx, period, func(ctx context.Context) {
 		seq++
-		key := fmt.Sprintf("tx-%d", seq)
-		ch := tx.expect(key)
-		defer tx.forget(key)
+		key := fmt.Sprintf("%s-%d", prefix, seq)
+		ch := arrivals.expect(key)
+		defer arrivals.forget(key)
 		t0 := time.Now()
-		if err := o.publish("firmware/tx", false, []byte(key), serialTimeout); err != nil {
+		if err := send(key); err != nil {
 			if ctx.Err() == nil {
-				t.failure(k, t0, "publish: "+err.Error(), err.Error())
+				t.failure(k, t0, why(err), err.Error())
 			}
 			return
 		}
 		switch ok := await(ctx, ch, serialTimeout); {
 		case ctx.Err() != nil:
 		case !ok:
-			t.failure(k, t0, "not written to the port", key)
+			t.failure(k, t0, lost, key)
 		default:
 			t.success(k, t0)
 		}

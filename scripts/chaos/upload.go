@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -77,18 +78,7 @@ func uploadSize() int {
 // and ack, under names only it uses, so the latest acknowledged version
 // of each name is well defined.
 func uploader(ctx context.Context, t *tally, k *kind, led *ledger, src netip.Addr, addr, token string, id int, period time.Duration) {
-	every(ctx, period, func(ctx context.Context) {
-		t0 := time.Now()
-		c, err := dialFrom(ctx, src, addr, exchangeTimeout)
-		if err != nil {
-			if ctx.Err() == nil {
-				t.failure(k, t0, "dial: "+classify(err), err.Error())
-			}
-			return
-		}
-		defer c.Close()
-		stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
-		defer stop()
+	honestConns(ctx, t, k, src, addr, period, func(ctx context.Context, c *net.TCPConn, t0 time.Time) {
 		for n := 1 + rand.IntN(3); n > 0; n-- {
 			name := fmt.Sprintf("honest-%d-%d.bin", id, rand.IntN(6))
 			data := randomBytes(uploadSize())

@@ -4,52 +4,11 @@ import (
 	"io"
 	"net"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"edge-agent/transport/testenv"
 )
-
-// dialFrom connects to addr from the local address from (port chosen by
-// the system) and closes the connection when the test ends.
-func dialFrom(t *testing.T, from, addr string) net.Conn {
-	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// floodFrom opens n connections from from that each send up to size bytes
-// and never read; the writers stop at the first error (the server closed
-// the connection) and when the test ends.
-func floodFrom(t *testing.T, from, addr string, n, size int) {
-	t.Helper()
-	var wg sync.WaitGroup
-	conns := make([]net.Conn, 0, n)
-	t.Cleanup(func() {
-		for _, c := range conns {
-			c.Close()
-		}
-		wg.Wait()
-	})
-	chunk := make([]byte, 64<<10)
-	for range n {
-		c := dialFrom(t, from, addr)
-		conns = append(conns, c)
-		wg.Go(func() {
-			for sent := 0; sent < size; sent += len(chunk) {
-				if _, err := c.Write(chunk); err != nil {
-					return
-				}
-			}
-		})
-	}
-}
 
 // roundTrip sends msg on c and checks the upper-cased reply.
 func roundTrip(t *testing.T, c net.Conn, msg string) {
@@ -80,21 +39,21 @@ func TestTCPConnsPerSource(t *testing.T) {
 	implementations(t, func(t *testing.T, portable bool) {
 		s := &Server{MaxConnsPerSource: 3}
 		addr, _ := startTCP(t, s, portable)
-		kept := []net.Conn{dialFrom(t, "127.0.0.1", addr), dialFrom(t, "127.0.0.1", addr), dialFrom(t, "127.0.0.1", addr)}
+		kept := []net.Conn{testenv.DialFrom(t, "127.0.0.1", addr), testenv.DialFrom(t, "127.0.0.1", addr), testenv.DialFrom(t, "127.0.0.1", addr)}
 		testenv.WaitFor(t, "3 active connections", func() bool { return counter(s, "conns_active")() == 3 })
-		if extra := dialFrom(t, "127.0.0.1", addr); !closedByServer(extra) {
+		if extra := testenv.DialFrom(t, "127.0.0.1", addr); !closedByServer(extra) {
 			t.Fatal("a fourth connection from one address was not closed")
 		}
 		if got := counter(s, "rejected_source_limit")(); got != 1 {
 			t.Errorf("rejected_source_limit = %d, want 1", got)
 		}
 		// Another address has its own allowance, and the kept ones work.
-		roundTrip(t, dialFrom(t, "127.0.0.2", addr), "other source")
+		roundTrip(t, testenv.DialFrom(t, "127.0.0.2", addr), "other source")
 		roundTrip(t, kept[2], "kept")
 		// A closed connection gives its place back.
 		kept[0].Close()
 		testenv.WaitFor(t, "the place given back", func() bool { return counter(s, "conns_active")() == 3 })
-		roundTrip(t, dialFrom(t, "127.0.0.1", addr), "again")
+		roundTrip(t, testenv.DialFrom(t, "127.0.0.1", addr), "again")
 		if got := counter(s, "rejected_source_limit")(); got != 1 || s.sources.Sources() != 2 {
 			t.Errorf("rejected_source_limit = %d, sources = %d; want 1 and 2", got, s.sources.Sources())
 		}
@@ -114,13 +73,13 @@ func TestTCPPendingCap(t *testing.T) {
 			peak = max(peak, p)
 			return p
 		}
-		floodFrom(t, "127.0.0.1", addr, 40, 1<<20)
+		testenv.FloodFrom(t, "127.0.0.1", addr, 40, 1<<20, 0)
 		testenv.WaitFor(t, "connections closed for the cap", func() bool {
 			sample()
 			return counter(s, "conns_closed_pending")() > 0
 		})
 		testenv.WaitFor(t, "what is held to fall under the cap", func() bool { return sample() <= maxPending })
-		roundTrip(t, dialFrom(t, "127.0.0.2", addr), "while others hold")
+		roundTrip(t, testenv.DialFrom(t, "127.0.0.2", addr), "while others hold")
 		// A hold is counted before its loop closes for it: one read's
 		// worth per loop over the cap at most.
 		if limit := uint64(maxPending + maxLoops*ReadSize); peak > limit {

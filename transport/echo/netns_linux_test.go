@@ -62,17 +62,17 @@ func TestTCPConnsPerSourceIPv6Prefix(t *testing.T) {
 		testenv.Run(t, func(ctx context.Context) error { return s.Serve(ctx, l) })
 		addr := ln.Addr().String()
 
-		a := dialFrom(t, "2001:db8:1:2::a", addr)
-		b := dialFrom(t, "2001:db8:1:2:ffff::b", addr)
+		a := testenv.DialFrom(t, "2001:db8:1:2::a", addr)
+		b := testenv.DialFrom(t, "2001:db8:1:2:ffff::b", addr)
 		roundTrip(t, a, "a")
 		roundTrip(t, b, "b")
-		if d := dialFrom(t, "2001:db8:1:2::d", addr); !closedByServer(d) {
+		if d := testenv.DialFrom(t, "2001:db8:1:2::d", addr); !closedByServer(d) {
 			t.Fatal("a third connection from one /64 was not closed")
 		}
 		if got := counter(s, "rejected_source_limit")(); got != 1 {
 			t.Errorf("rejected_source_limit = %d, want 1", got)
 		}
-		roundTrip(t, dialFrom(t, "2001:db8:1:3::c", addr), "another /64")
+		roundTrip(t, testenv.DialFrom(t, "2001:db8:1:3::c", addr), "another /64")
 		if got := s.sources.Sources(); got != 2 {
 			t.Errorf("%d sources, want 2", got)
 		}

@@ -114,7 +114,7 @@ func (s *Server) receiveFile(c net.Conn, src peer.Key, h Header) bool {
 		switch {
 		case e.Code == CodeTokenLockout:
 			return false
-		case e.Code == CodeBadToken && s.lockout.refused(src):
+		case e.Code == CodeBadToken && s.tokenLockout().Locked(src):
 			// This wrong token began a lockout: say so once, then
 			// end the connection, as the source's next ones will be.
 			if h.Ack {
@@ -215,17 +215,18 @@ func (s *Server) takeFile(c net.Conn, src peer.Key, h Header) (rec Received, e *
 // sender without it learns nothing else, then name and size.
 func (s *Server) admitFile(src peer.Key, h Header) *Error {
 	if s.Token != "" {
-		if s.lockout.refused(src) {
+		l := s.tokenLockout()
+		if l.Locked(src) {
 			return errorf(CodeTokenLockout, "too many wrong tokens from %s", src)
 		}
 		if !tokenOK(h.Token, s.Token) {
-			if d := s.lockout.wrong(src); d > 0 {
+			if d := l.Fail(src); d > 0 {
 				s.stats.lockouts.Add(1)
-				s.logger().Warn("upload source locked out after wrong tokens", "source", src.String(), "wrong_tokens", lockoutAfter, "for", d)
+				s.logger().Warn("upload source locked out after wrong tokens", "source", src.String(), "for", d)
 			}
 			return errorf(CodeBadToken, "a valid token is required")
 		}
-		s.lockout.right(src)
+		l.Forgive(src)
 	}
 	if err := ValidName(h.FileName); err != nil {
 		var e *Error

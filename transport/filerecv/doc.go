@@ -17,10 +17,11 @@
 // synced, so a reader never sees a partial file under its final name and a
 // failed upload leaves any previous version intact (a failed directory
 // sync after the rename is a published file, counted as a warning). The
-// token is checked first, as SHA-256 digests in constant time, and a
-// source (peer.Key) that sends 3 wrong ones is locked out with a doubling
-// back-off (lockout.go). Header and file size, the disk space the upload
-// still needs (reserved in a ledger and preallocated where the file
+// token is checked first, as SHA-256 digests in constant time; a
+// source's (peer.Key) third wrong token in a row locks it out, and each
+// further one for twice as long as the lockout before (peer.Lockout with
+// the numbers in lockout.go). Header and file size, the disk space the
+// upload still needs (reserved in a ledger and preallocated where the file
 // system can, so concurrent uploads never count the same free bytes),
 // connections in all and per source, and a deadline for the header and
 // for each stretch of body are checked before a byte is written. The body

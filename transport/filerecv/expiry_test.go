@@ -35,19 +35,6 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func dirNames(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
 // An expiry run in the middle of an upload, however short the TTL, leaves
 // the upload's file alone: the upload completes and is published.
 func TestExpirySparesUploadsInProgress(t *testing.T) {
@@ -68,7 +55,7 @@ func TestExpirySparesUploadsInProgress(t *testing.T) {
 			}
 			c.Write(data[:40_000])
 			testenv.WaitFor(t, "the first part on disk", func() bool {
-				for _, n := range dirNames(t, ts.dir) {
+				for _, n := range testenv.DirNames(t, ts.dir) {
 					if info, err := os.Stat(filepath.Join(ts.dir, n)); err == nil && strings.HasPrefix(n, ReservedPrefix) && info.Size() == 40_000 {
 						return true
 					}
@@ -109,7 +96,7 @@ func TestPartialAgeIsCountedByTheAgent(t *testing.T) {
 	clock := newFakeClock()
 	st.now = clock.now
 	want := []string{partialPrefix + "future", partialPrefix + "old", "keep.txt"}
-	if names := dirNames(t, dir); fmt.Sprint(names) != fmt.Sprint(want) {
+	if names := testenv.DirNames(t, dir); fmt.Sprint(names) != fmt.Sprint(want) {
 		t.Fatalf("after start-up: %v, want %v", names, want)
 	}
 	if n, _ := st.Expire(0); n != 0 {
@@ -123,7 +110,7 @@ func TestPartialAgeIsCountedByTheAgent(t *testing.T) {
 	if n, _ := st.Expire(0); n != 2 {
 		t.Errorf("expiry 25 h after start-up removed %d, want 2", n)
 	}
-	if names := dirNames(t, dir); fmt.Sprint(names) != "[keep.txt]" {
+	if names := testenv.DirNames(t, dir); fmt.Sprint(names) != "[keep.txt]" {
 		t.Errorf("25 h after start-up: %v", names)
 	}
 

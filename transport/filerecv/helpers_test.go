@@ -44,15 +44,7 @@ func (ts *testServer) counter(name string) func() uint64 {
 // files lists the directory, temporary and partial files included.
 func (ts *testServer) files(t *testing.T) []string {
 	t.Helper()
-	entries, err := os.ReadDir(ts.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
+	return testenv.DirNames(t, ts.dir)
 }
 
 // legacyFrame is what the seed client sends: a little-endian length, the

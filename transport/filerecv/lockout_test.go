@@ -120,85 +120,46 @@ func TestWrongTokensLockTheSourceOut(t *testing.T) {
 	}
 }
 
-func TestLockoutBackOff(t *testing.T) {
+// The receiver's numbers, as README gives them: the third wrong token in
+// a row locks for 1 s, each one after it twice as long up to 5 min; 15
+// min without a wrong token or a right token wipes the record; at most
+// 1,024 sources.
+func TestTokenLockoutNumbers(t *testing.T) {
 	clock := newFakeClock()
-	l := lockout{now: clock.now}
+	s := &Server{}
+	s.lockout.Now = clock.now
+	l := s.tokenLockout()
 	k := peer.KeyOf(netip.MustParseAddr("192.0.2.7"))
-	lockFor := func() time.Duration {
-		t.Helper()
-		for i := range lockoutAfter - 1 {
-			if d := l.wrong(k); d != 0 {
-				t.Fatalf("wrong token %d locked out for %v", i+1, d)
-			}
-		}
-		return l.wrong(k)
+	if l.Fail(k) != 0 || l.Fail(k) != 0 {
+		t.Fatal("the first two wrong tokens locked the source out")
 	}
-	want := []time.Duration{1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300}
-	for i, w := range want {
-		d := lockFor()
-		if d != w*time.Second {
+	for i, w := range []time.Duration{1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300} {
+		if d := l.Fail(k); d != w*time.Second {
 			t.Fatalf("lockout %d: %v, want %v", i+1, d, w*time.Second)
 		}
-		clock.advance(d - time.Millisecond)
-		if !l.refused(k) {
-			t.Fatalf("lockout %d over %v early", i+1, time.Millisecond)
-		}
-		clock.advance(time.Millisecond)
-		if l.refused(k) {
-			t.Fatalf("lockout %d not over after %v", i+1, d)
-		}
+		clock.advance(w * time.Second)
 	}
-	// A right token starts the source afresh.
-	l.right(k)
-	if d := lockFor(); d != time.Second {
-		t.Errorf("after a right token: locked out for %v, want 1s", d)
+	clock.advance(lockoutForget - lockoutMax)
+	if n := l.Len(); n != 0 {
+		t.Errorf("%d sources after %v without a wrong token", n, lockoutForget)
 	}
-	lockFor()
-	// So does a quiet spell.
-	clock.advance(lockoutForget)
-	if d := lockFor(); d != time.Second {
-		t.Errorf("after %v without a wrong token: locked out for %v, want 1s", lockoutForget, d)
+	for i := range lockoutSources + 10 {
+		l.Fail(peer.KeyOf(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})))
 	}
-	clock.advance(time.Second)
-	l.wrong(k)
-	l.wrong(k)
-	clock.advance(lockoutForget)
-	if d := l.wrong(k); d != 0 {
-		t.Errorf("a wrong token after a quiet spell completed the count of the earlier ones (%v)", d)
-	}
-}
-
-func TestLockoutTableIsBounded(t *testing.T) {
-	clock := newFakeClock()
-	l := lockout{now: clock.now}
-	key := func(i int) peer.Key {
-		return peer.KeyOf(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}))
-	}
-	for i := range lockoutSources + 100 {
-		l.wrong(key(i))
-		l.wrong(key(i))
-		clock.advance(time.Millisecond)
-	}
-	if n := l.size(); n != lockoutSources {
-		t.Fatalf("table holds %d sources, want %d", n, lockoutSources)
-	}
-	// The oldest went: its earlier wrong tokens are forgotten.
-	if d := l.wrong(key(0)); d != 0 {
-		t.Error("an evicted source kept its count")
-	}
-	// The newest are still counted.
-	if d := l.wrong(key(lockoutSources + 99)); d != time.Second {
-		t.Errorf("the newest source's third wrong token: %v, want a 1s lockout", d)
+	if n := l.Len(); n != lockoutSources {
+		t.Errorf("table holds %d sources, want %d", n, lockoutSources)
 	}
 }
 
 // Through the server, on a clock the test moves: each refused connection
-// is counted, the lockout logged once, and the source let in when it ends.
+// is counted, each lockout logged once, the source let in when it ends,
+// and a wrong token after a lockout locks it out again at once, for twice
+// as long.
 func TestLockoutRefusalsCountedAndLoggedOnce(t *testing.T) {
 	clock := newFakeClock()
 	log, logs := bufferLogger()
 	srv := &Server{Token: "s3cret", Logger: log}
-	srv.lockout.now = clock.now
+	srv.lockout.Now = clock.now
 	ts := start(t, srv)
 	for range lockoutAfter {
 		_, err := ts.send(t, "f", []byte("x"), SendOptions{Token: "nope"})
@@ -217,7 +178,31 @@ func TestLockoutRefusalsCountedAndLoggedOnce(t *testing.T) {
 		t.Errorf("%d log lines for one lockout, want 1", n)
 	}
 	clock.advance(lockoutFirst)
+	// One wrong token is enough now: the next lockout, 2 s.
+	_, err := ts.send(t, "f", []byte("x"), SendOptions{Token: "nope"})
+	var re *ReplyError
+	if !errors.As(err, &re) || re.Code != CodeBadToken {
+		t.Fatalf("wrong token after the lockout: %v", err)
+	}
+	if !closedAtOnce(dialFrom(t, "127.0.0.1", ts.addr)) {
+		t.Fatal("one wrong token after a lockout did not lock the source out again")
+	}
+	testenv.WaitFor(t, "11 refusals", func() bool { return ts.counter("rejected_bad_token_lockout")() == 11 })
+	if n := ts.counter("lockouts")(); n != 2 {
+		t.Errorf("lockouts = %d, want 2", n)
+	}
+	if n := ts.counter("lockout_sources")(); n != 1 {
+		t.Errorf("lockout_sources = %d during a lockout, want 1", n)
+	}
+	clock.advance(2*lockoutFirst - time.Millisecond)
+	if !closedAtOnce(dialFrom(t, "127.0.0.1", ts.addr)) {
+		t.Fatal("the second lockout was shorter than 2 s")
+	}
+	clock.advance(time.Millisecond)
 	ts.mustServe(t)
+	if n := strings.Count(logs.String(), "locked out"); n != 2 {
+		t.Errorf("%d log lines for two lockouts, want 2", n)
+	}
 	if n := ts.counter("lockout_sources")(); n != 0 {
 		t.Errorf("lockout_sources = %d after a right token", n)
 	}

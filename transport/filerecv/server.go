@@ -36,9 +36,9 @@ type Server struct {
 	// DefaultMaxConnsPerSource.
 	MaxConnsPerSource int
 	// Token, when set, must be sent in every header (the seed's own client
-	// cannot, and is refused). A source that sends 3 wrong ones is locked
-	// out: its connections are closed at once for 1 s, doubling with each
-	// further lockout up to 5 min.
+	// cannot, and is refused). A source's third wrong token in a row locks
+	// it out: its connections are closed at once for 1 s, and each further
+	// wrong token locks it out for twice as long, up to 5 min.
 	Token string
 	// HeaderTimeout bounds the wait for a complete header, from the
 	// connection or the end of the previous file; default
@@ -57,8 +57,9 @@ type Server struct {
 	// Logger gets errors and a line per received file.
 	Logger *slog.Logger
 
-	stats   stats
-	lockout lockout // tests replace its clock
+	stats       stats
+	lockout     peer.Lockout // through tokenLockout; tests replace its clock
+	lockoutOnce sync.Once
 
 	mu        sync.Mutex
 	busy      map[string]bool
@@ -141,7 +142,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		delay = 0
 		src := peer.KeyOfAddr(c.RemoteAddr())
-		if s.Token != "" && s.lockout.refused(src) {
+		if s.Token != "" && s.tokenLockout().Locked(src) {
 			s.stats.reject(CodeTokenLockout)
 			c.Close()
 			continue

@@ -41,7 +41,7 @@ func (s *Server) Counters() map[string]uint64 {
 		// Lockouts begun for wrong tokens; the connections they
 		// refuse are counted as rejected_bad_token_lockout.
 		"lockouts":           st.lockouts.Load(),
-		"lockout_sources":    uint64(s.lockout.size()),
+		"lockout_sources":    uint64(s.tokenLockout().Len()),
 		"expired":            st.expired.Load(),
 		"partials_discarded": st.partialsDiscarded.Load(),
 		"dir_sync_failed":    st.dirSyncFailed.Load(),

@@ -1,4 +1,9 @@
-// Package testenv finds the outside programs that tests run against.
+// Package testenv is what the tests of several packages share: the
+// outside programs they run against (mosquitto, pseudo-terminal cables),
+// services served on loopback for the length of a test, and the bad
+// peers and networks they are tested against (a TCP proxy that cuts,
+// stalls and refuses, a raw MQTT client, floods of connections that
+// never read).
 //
 // A test that needs a program the machine lacks is skipped with a message
 // naming the Debian package, except under CI=true, where a skip would hide

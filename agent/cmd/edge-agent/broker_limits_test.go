@@ -5,17 +5,17 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"edge-agent/transport/testenv"
 )
 
 // maxAgentRSS is what the agent may take while its embedded broker is
@@ -47,8 +47,13 @@ func TestEmbeddedBrokerUnderRetainedFlood(t *testing.T) {
 			state := subscribe(t, "tcp://"+broker, "edge/flooded/state")
 			await(t, state, func(paho.Message) bool { return true })
 
-			stuck := dialNoReader(t, broker)
-			writePackets(t, stuck, mqttConnect("never-reads"), mqttSubscribe("#"))
+			stuck := testenv.DialMQTT(t, broker, 4096)
+			if err := stuck.Connect("never-reads", "", ""); err != nil {
+				t.Fatal(err)
+			}
+			if err := stuck.Subscribe("#", 0); err != nil {
+				t.Fatal(err)
+			}
 
 			peak := sampleRSS(t, cmd.Process.Pid)
 			began := time.Now()
@@ -82,24 +87,19 @@ func floodRetained(t *testing.T, broker string, n, size int) int {
 	t.Helper()
 	payload := bytes.Repeat([]byte("z"), size)
 	deadline := time.Now().Add(90 * time.Second)
-	var c net.Conn
+	var c *testenv.RawMQTT
 	conns := 0
 	for i := 0; i < n && time.Now().Before(deadline); i++ {
 		if c == nil {
-			var err error
-			if c, err = net.DialTimeout("tcp", broker, 5*time.Second); err != nil {
-				t.Fatal(err)
-			}
+			c = testenv.DialMQTT(t, broker, 0)
 			conns++
-			c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if _, err := c.Write(mqttConnect(fmt.Sprintf("flooder-%d", conns))); err != nil {
+			if err := c.Connect(fmt.Sprintf("flooder-%d", conns), "", ""); err != nil {
 				c.Close()
 				c = nil
 				continue
 			}
 		}
-		c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		if _, err := c.Write(mqttPublish(fmt.Sprintf("flood/%d", i), payload)); err != nil {
+		if err := c.Publish(fmt.Sprintf("flood/%d", i), payload, 0, true, 0); err != nil {
 			// Refused: the broker closed the connection.
 			c.Close()
 			c = nil
@@ -202,72 +202,3 @@ func readVmRSS(pid int) (rss, hwm uint64, err error) {
 }
 
 func inMiB(b uint64) float64 { return float64(b) / (1 << 20) }
-
-// dialNoReader connects with a 4 KiB receive buffer, so a client that does
-// not read stops the broker's writes soon.
-func dialNoReader(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		if err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-func writePackets(t *testing.T, c net.Conn, packets ...[]byte) {
-	t.Helper()
-	c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	for _, p := range packets {
-		if _, err := c.Write(p); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// MQTT 3.1.1 packets, written out by hand: the flood and the subscriber
-// that never reads are below what a client library lets one do.
-
-func mqttPacket(typ byte, body []byte) []byte {
-	out := []byte{typ}
-	n := len(body)
-	for {
-		b := byte(n % 128)
-		if n /= 128; n > 0 {
-			b |= 0x80
-		}
-		out = append(out, b)
-		if n == 0 {
-			break
-		}
-	}
-	return append(out, body...)
-}
-
-func mqttString(s string) []byte { return append([]byte{byte(len(s) >> 8), byte(len(s))}, s...) }
-
-// mqttConnect is a CONNECT with a clean session and keep-alive 0, so the
-// broker never times the client out for silence.
-func mqttConnect(id string) []byte {
-	body := append(mqttString("MQTT"), 4, 0x02, 0, 0)
-	return mqttPacket(0x10, append(body, mqttString(id)...))
-}
-
-func mqttSubscribe(filter string) []byte {
-	body := append([]byte{0, 1}, mqttString(filter)...)
-	return mqttPacket(0x82, append(body, 0))
-}
-
-// mqttPublish is a retained QoS 0 PUBLISH.
-func mqttPublish(topic string, payload []byte) []byte {
-	return mqttPacket(0x31, append(mqttString(topic), payload...))
-}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -13,11 +12,12 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"edge-agent/transport/testenv"
 )
 
 // echoAgent is the binary serving echo on 127.0.0.1, its counters read
@@ -139,47 +139,6 @@ func echoSettledRSS(t *testing.T, pid int) int {
 	return prev
 }
 
-// echoFlood opens n connections from 127.0.0.1 that each send up to 1 MiB
-// and never read. The writers stop at the first error (the agent closed
-// the connection), or when the test ends. Their own socket buffers are
-// kept at 4 KiB, as a hostile peer's may be: left to grow, thousands of
-// them would fill the machine's TCP memory (tcp_mem).
-func echoFlood(t *testing.T, addr string, n int) {
-	t.Helper()
-	var wg sync.WaitGroup
-	conns := make([]net.Conn, 0, n)
-	t.Cleanup(func() {
-		for _, c := range conns {
-			c.Close()
-		}
-		wg.Wait()
-	})
-	chunk := make([]byte, 64<<10)
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, Timeout: 10 * time.Second,
-		Control: func(_, _ string, rc syscall.RawConn) error {
-			var err error
-			rc.Control(func(fd uintptr) {
-				err = errors.Join(syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096),
-					syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096))
-			})
-			return err
-		}}
-	for range n {
-		c, err := d.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, c)
-		wg.Go(func() {
-			for range 16 {
-				if _, err := c.Write(chunk); err != nil {
-					return
-				}
-			}
-		})
-	}
-}
-
 // echoWellBehaved checks that a client from 127.0.0.2 that reads each
 // reply before it sends more gets them all. (One that lets replies back up
 // beyond its socket buffers holds as the flood does, and may be the
@@ -220,7 +179,7 @@ func TestEchoHeldRepliesCapBoundsRSS(t *testing.T) {
 	a := startEchoAgent(t, "EDGE_ECHO_MAX_CONNS_PER_SOURCE=100000")
 	pid := a.cmd.Process.Pid
 	before := echoSettledRSS(t, pid)
-	echoFlood(t, a.addr, n)
+	testenv.FloodFrom(t, "127.0.0.1", a.addr, n, 1<<20, 4096)
 	c := a.quiet(t, func(c map[string]uint64) bool { return c["conns_active"]+c["conns_closed_pending"] == n })
 	rss, hwm := echoSettledRSS(t, pid), echoStatusKiB(t, pid, "VmHWM")
 	t.Logf("RSS before %d KiB, with %d holders %d KiB (peak %d KiB); held %d bytes, closed %d",
@@ -241,7 +200,7 @@ func TestEchoConnsPerSourceDefault(t *testing.T) {
 	a := startEchoAgent(t)
 	pid := a.cmd.Process.Pid
 	before := echoSettledRSS(t, pid)
-	echoFlood(t, a.addr, n)
+	testenv.FloodFrom(t, "127.0.0.1", a.addr, n, 1<<20, 4096)
 	c := a.quiet(t, func(c map[string]uint64) bool { return c["rejected_source_limit"] == n-64 })
 	if c["conns_active"] != 64 || c["conns_closed_pending"] != 0 {
 		t.Errorf("counters %v: want conns_active 64, conns_closed_pending 0", c)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"edge-agent/transport/filerecv"
+	"edge-agent/transport/testenv"
 )
 
 // frStartReceiver runs the agent with only the file receiver, on a free
@@ -46,14 +47,10 @@ func frOffer(addr string, h filerecv.Header) (net.Conn, error) {
 // frPartials lists the partial uploads in dir.
 func frPartials(t *testing.T, dir string) []string {
 	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var names []string
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), filerecv.ReservedPrefix+"partial-") {
-			names = append(names, e.Name())
+	for _, n := range testenv.DirNames(t, dir) {
+		if strings.HasPrefix(n, filerecv.ReservedPrefix+"partial-") {
+			names = append(names, n)
 		}
 	}
 	return names

@@ -69,7 +69,7 @@ func (h *hardeningClient) awaitPayload(t *testing.T, topic, payload string) {
 // a cut; live ones do.
 func TestHardeningRetainedCommandsAreNotRun(t *testing.T) {
 	m := testenv.StartMosquitto(t)
-	proxy := newStallProxy(t, m.Addr)
+	proxy := testenv.StartProxy(t, m.Addr)
 	port := filepath.Join(t.TempDir(), "ttyMCU")
 	cab := testenv.Plug(t, port)
 
@@ -77,7 +77,7 @@ func TestHardeningRetainedCommandsAreNotRun(t *testing.T) {
 	h.publish(t, "edge/relay/firmware/tx", true, "relay on")
 	h.publish(t, "edge/relay/cmd/ping", true, "")
 
-	cmd := command(context.Background(), []string{"EDGE_MQTT_URL=" + proxy.url(), "EDGE_DEVICE_ID=relay",
+	cmd := command(context.Background(), []string{"EDGE_MQTT_URL=" + proxy.URL(), "EDGE_DEVICE_ID=relay",
 		"EDGE_FIRMWARE_PORT=" + port, "EDGE_ECHO_ADDR=off", "EDGE_NTP_ADDR=off", "EDGE_TIME_ADDR=off"}, "run")
 	startCommand(t, cmd, "mqtt", "firmware")
 	h.awaitPayload(t, "edge/relay/availability", "online")
@@ -86,7 +86,7 @@ func TestHardeningRetainedCommandsAreNotRun(t *testing.T) {
 		t.Errorf("the microcontroller got %q, want only the live message", got)
 	}
 
-	proxy.cut()
+	proxy.Cut()
 	h.awaitPayload(t, "edge/relay/availability", "offline") // the Last Will
 	h.awaitPayload(t, "edge/relay/availability", "online")
 	h.publish(t, "edge/relay/firmware/tx", false, "second live")

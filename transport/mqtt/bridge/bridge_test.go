@@ -258,60 +258,13 @@ func TestBrokerDownAtStartAndRestarting(t *testing.T) {
 func TestLastWillOnAbruptLoss(t *testing.T) {
 	m := testenv.StartMosquitto(t)
 	// A bridge whose connection dies without DISCONNECT: a proxy in
-	// between is cut.
-	proxy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := proxy.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", m.Addr)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, c, up)
-			mu.Unlock()
-			go func() {
-				defer up.Close()
-				buf := make([]byte, 4096)
-				for {
-					n, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					up.Write(buf[:n])
-				}
-			}()
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4096)
-				for {
-					n, err := up.Read(buf)
-					if err != nil {
-						return
-					}
-					c.Write(buf[:n])
-				}
-			}()
-		}
-	}()
+	// between is cut, and lets no one through again.
+	proxy := testenv.StartProxy(t, m.Addr)
 	w := watch(t, m.URL, "edge/pi-4/availability")
-	run(t, Config{Brokers: []string{"tcp://" + proxy.Addr().String()}, DeviceID: "pi-4"}, &fakeSource{})
+	run(t, Config{Brokers: []string{proxy.URL()}, DeviceID: "pi-4"}, &fakeSource{})
 	w.next(t, "edge/pi-4/availability", payloadIs("online"))
-	proxy.Close()
-	mu.Lock()
-	for _, c := range conns {
-		c.Close()
-	}
-	mu.Unlock()
+	proxy.Refuse(true)
+	proxy.Cut()
 	w.next(t, "edge/pi-4/availability", payloadIs("offline"))
 }
 

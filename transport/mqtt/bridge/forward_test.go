@@ -1,63 +1,26 @@
 package bridge
 
 import (
-	"io"
-	"net"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"edge-agent/transport/testenv"
 )
 
-// gate is a TCP proxy to a broker that refuses connections until opened:
-// a broker the bridge cannot reach while the test's own clients can.
-type gate struct {
-	ln   net.Listener
-	open atomic.Bool
-	wg   sync.WaitGroup
-}
-
-func newGate(t *testing.T, broker string) *gate {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &gate{ln: ln}
-	g.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if !g.open.Load() {
-				c.Close()
-				continue
-			}
-			up, err := net.Dial("tcp", broker)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			g.wg.Go(func() { io.Copy(up, c); up.Close() })
-			g.wg.Go(func() { io.Copy(c, up); c.Close() })
-		}
-	})
-	t.Cleanup(func() { ln.Close(); g.wg.Wait() })
-	return g
-}
-
 // Forwarded messages wait while the broker is away and go out in order
 // once it is back; messages on a subscribed topic reach their function in
 // the order they were published.
 func TestForwardAndSubscriptions(t *testing.T) {
 	m := testenv.StartMosquitto(t)
-	g := newGate(t, strings.TrimPrefix(m.URL, "tcp://"))
+	// The broker out of reach of the bridge, while the test's own
+	// clients get through.
+	g := testenv.StartProxy(t, m.Addr)
+	g.Refuse(true)
 	var mu sync.Mutex
 	var got []string
-	cfg := Config{Brokers: []string{"tcp://" + g.ln.Addr().String()}, DeviceID: "pi-4", Interval: time.Hour,
+	cfg := Config{Brokers: []string{g.URL()}, DeviceID: "pi-4", Interval: time.Hour,
 		Subscriptions: map[string]func([]byte){"firmware/tx": func(p []byte) {
 			mu.Lock()
 			got = append(got, string(p))
@@ -70,7 +33,7 @@ func TestForwardAndSubscriptions(t *testing.T) {
 			t.Fatalf("Forward(%q) refused while the queue has room", s)
 		}
 	}
-	g.open.Store(true)
+	g.Refuse(false)
 	w.next(t, "edge/pi-4/availability", payloadIs("online"))
 	for _, s := range []string{"one", "two", "three"} {
 		if msg := w.next(t, "edge/pi-4/firmware/rx", nil); string(msg.Payload()) != s {

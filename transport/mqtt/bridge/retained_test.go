@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
 	"sync"
@@ -29,24 +28,6 @@ func (r *record) String() string {
 	return strings.Join(r.got, ",")
 }
 
-// lockedLog is a log the bridge writes while the test reads it.
-type lockedLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // A retained command (mosquitto_pub -r, a Home Assistant button set to
 // retain) is delivered again on every new subscription. It must never
 // run or reach the microcontroller: not at the first connection, not
@@ -54,10 +35,10 @@ func (l *lockedLog) String() string {
 // a retained one published while the bridge listens arrives live, once.
 func TestRetainedCommandsAreNotRun(t *testing.T) {
 	m := testenv.StartMosquitto(t)
-	p := newProxy(t, m.Addr)
+	p := testenv.StartProxy(t, m.Addr)
 	var relay, tx record
-	var logs lockedLog
-	cfg := Config{Brokers: []string{p.url()}, DeviceID: "pi-r", Interval: time.Hour, DiscoveryPrefix: "off",
+	var logs testenv.LockedBuffer
+	cfg := Config{Brokers: []string{p.URL()}, DeviceID: "pi-r", Interval: time.Hour, DiscoveryPrefix: "off",
 		Commands: map[string]Command{"relay": func(payload []byte) (any, error) {
 			relay.add(payload)
 			return "switched", nil
@@ -76,7 +57,7 @@ func TestRetainedCommandsAreNotRun(t *testing.T) {
 
 	// A Wi-Fi blip: the broker sends the retained messages again on
 	// the new subscriptions.
-	p.cut()
+	p.Cut()
 	testenv.WaitFor(t, "a second connection", func() bool { return b.Counters()["connects"] == 2 })
 	testenv.WaitFor(t, "the retained messages dropped again", func() bool { return b.Counters()["retained_dropped"] == 6 })
 
@@ -93,7 +74,7 @@ func TestRetainedCommandsAreNotRun(t *testing.T) {
 	testenv.WaitFor(t, "the live messages", func() bool { return relay.String() == "{},button" && tx.String() == "live" })
 
 	// Restarting the path again replays "button": not run a second time.
-	p.cut()
+	p.Cut()
 	testenv.WaitFor(t, "a third connection", func() bool { return b.Counters()["connects"] == 3 })
 	testenv.WaitFor(t, "the retained messages dropped a third time", func() bool { return b.Counters()["retained_dropped"] == 9 })
 	w.ask(t, "edge/pi-r/cmd/ping")
@@ -118,7 +99,7 @@ func TestRetainedCommandsAreNotRun(t *testing.T) {
 // Retained messages on many command topics are counted, and logged for
 // the first few topics only.
 func TestRetainedLogIsBounded(t *testing.T) {
-	var logs lockedLog
+	var logs testenv.LockedBuffer
 	b, err := New(Config{Brokers: []string{"tcp://127.0.0.1:1"}, DeviceID: "x", Logger: slog.New(slog.NewTextHandler(&logs, nil))}, &fakeSource{})
 	if err != nil {
 		t.Fatal(err)

@@ -13,37 +13,13 @@ import (
 // the network stuck: the goodbye, the disconnect and one Publish.
 const stopBound = goodbyeTimeout + disconnectQuiesce*time.Millisecond + writeTimeout
 
-// waitFull offers traffic with offer until the client's socket to the
-// proxy holds bytes it cannot send and that has not moved for a second:
-// the broker's side stopped reading and the socket buffer is full.
-func waitFull(t *testing.T, p *proxy, offer func()) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	last, since := -1, time.Now()
-	for {
-		offer()
-		q, err := sendQueue(p.lastClient())
-		switch {
-		case err != nil || q == 0 || q != last:
-			last, since = q, time.Now()
-		case time.Since(since) > time.Second:
-			t.Logf("send queue full at %d bytes", q)
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the socket did not fill within 30s (send queue %d, %v)", q, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // A broker that stops reading must not hold the bridge: Run returns
 // within stopBound of its context ending, however much it had to send.
 func TestRunStopsWithAStalledBroker(t *testing.T) {
 	m := testenv.StartMosquitto(t)
-	p := newProxy(t, m.Addr)
+	p := testenv.StartProxy(t, m.Addr)
 	w := watch(t, m.URL, "edge/pi-s/availability")
-	b, err := New(Config{Brokers: []string{p.url()}, DeviceID: "pi-s", Interval: time.Second, DiscoveryPrefix: "off"}, &fakeSource{})
+	b, err := New(Config{Brokers: []string{p.URL()}, DeviceID: "pi-s", Interval: time.Second, DiscoveryPrefix: "off"}, &fakeSource{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,10 +29,10 @@ func TestRunStopsWithAStalledBroker(t *testing.T) {
 	go func() { done <- b.Run(ctx) }()
 	w.next(t, "edge/pi-s/availability", payloadIs("online"))
 
-	p.stalled.Store(true)
+	p.Stall()
 	line := []byte(strings.Repeat("x", 16<<10))
 	offered := 0
-	waitFull(t, p, func() {
+	q := p.WaitFull(t, func() {
 		for range 64 {
 			if offered < 20000 {
 				b.Forward("firmware/rx", line)
@@ -64,6 +40,7 @@ func TestRunStopsWithAStalledBroker(t *testing.T) {
 			}
 		}
 	})
+	t.Logf("send queue full at %d bytes", q)
 	cancel()
 	start := time.Now()
 	select {

@@ -55,12 +55,12 @@ type authHook struct {
 	maxSessions int
 
 	roles   sync.Map // *mochi.Client → role, while connected
-	lock    lockout
+	lock    *peer.Lockout
 	checker chan struct{} // one password check at a time
 }
 
 func newAuthHook(srv *Server, b *mochi.Server, maxSessions int) *authHook {
-	return &authHook{srv: srv, b: b, maxSessions: maxSessions, checker: make(chan struct{}, 1)}
+	return &authHook{srv: srv, b: b, maxSessions: maxSessions, lock: newLockout(), checker: make(chan struct{}, 1)}
 }
 
 func (h *authHook) ID() string { return "edge-agent-auth" }
@@ -153,7 +153,7 @@ func (h *authHook) authenticate(cl *mochi.Client, pk packets.Packet) (role, pack
 		return 0, packets.ErrNotAuthorized
 	}
 	key := peer.KeyOfAddr(cl.Net.Conn.RemoteAddr())
-	if h.lock.locked(key, time.Now()) {
+	if h.lock.Locked(key) {
 		st.rejectAuthLocked.Add(1)
 		return 0, packets.ErrBadUsernameOrPassword
 	}
@@ -168,11 +168,13 @@ func (h *authHook) authenticate(cl *mochi.Client, pk packets.Packet) (role, pack
 	ok := users.Check(user, pass)
 	<-h.checker
 	if !ok {
-		h.lock.fail(key, time.Now())
+		if h.lock.Fail(key) > 0 {
+			st.lockouts.Add(1)
+		}
 		st.rejectAuth.Add(1)
 		return 0, packets.ErrBadUsernameOrPassword
 	}
-	h.lock.succeed(key)
+	h.lock.Forgive(key)
 	return roleOperator, packets.CodeSuccess
 }
 

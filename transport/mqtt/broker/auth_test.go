@@ -198,6 +198,9 @@ func TestWrongPasswordsLockTheSourceOut(t *testing.T) {
 	if got := s.Counters()["rejected_auth"]; got != freeFailures+1 {
 		t.Fatalf("rejected_auth = %d, want %d", got, freeFailures+1)
 	}
+	if got := s.Counters()["lockouts"]; got != 1 {
+		t.Fatalf("lockouts = %d, want 1", got)
+	}
 	if _, err := tryConnect(t, addr, "right", "alice", "secret"); err == nil {
 		t.Fatal("the right password went through a lock-out")
 	}

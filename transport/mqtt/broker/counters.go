@@ -13,6 +13,7 @@ type stats struct {
 	rejectConnectSize   atomic.Uint64
 	rejectAuth          atomic.Uint64
 	rejectAuthLocked    atomic.Uint64
+	lockouts            atomic.Uint64
 	rejectAuthBusy      atomic.Uint64
 	rejectAnonymous     atomic.Uint64
 	rejectClientID      atomic.Uint64
@@ -37,8 +38,8 @@ type stats struct {
 //   - connections refused: rejected_conn_limit, rejected_accept_error,
 //     rejected_packet_size (a packet over the maximum; the connection is
 //     closed), rejected_connect_size, rejected_auth (wrong user name or
-//     password), rejected_auth_locked (a source locked out after wrong
-//     passwords), rejected_auth_busy, rejected_anonymous,
+//     password), rejected_auth_locked (a login from a source locked out
+//     after wrong passwords), lockouts (lockouts begun), rejected_auth_busy, rejected_anonymous,
 //     rejected_client_id (the agent's id, or a session of another user),
 //     rejected_sessions (no room for another session);
 //   - refused within a connection: rejected_acl (a publish or will on a
@@ -66,6 +67,7 @@ func (s *Server) Counters() map[string]uint64 {
 		"rejected_connect_size":   st.rejectConnectSize.Load(),
 		"rejected_auth":           st.rejectAuth.Load(),
 		"rejected_auth_locked":    st.rejectAuthLocked.Load(),
+		"lockouts":                st.lockouts.Load(),
 		"rejected_auth_busy":      st.rejectAuthBusy.Load(),
 		"rejected_anonymous":      st.rejectAnonymous.Load(),
 		"rejected_client_id":      st.rejectClientID.Load(),

@@ -8,8 +8,9 @@
 // so. Anonymous clients read everything but may not publish to the
 // Agent's protected topics (the device's own), nor take the agent's
 // client id, which only the agent's in-process credential may use
-// (auth.go, acl.go). Wrong passwords lock their source out for longer and
-// longer (lockout.go).
+// (auth.go, acl.go). Past three free ones, each wrong password locks its
+// source out for twice as long as the lockout before (peer.Lockout with
+// the numbers in lockout.go).
 //
 // What it may hold: packets, retained messages (retain.go), what waits
 // for subscribers (queue.go), subscriptions and sessions all have bounds

@@ -8,56 +8,38 @@ import (
 	"edge-agent/transport/peer"
 )
 
-func TestLockoutDoublesAndForgets(t *testing.T) {
-	var l lockout
+// The broker's numbers, as README gives them: three wrong passwords in a
+// row are free, each further one locks for 1 s, 2 s ... up to 60 s; 10
+// minutes of quiet or a right password clears the source; at most 1,024
+// sources. The back-off itself is tested in package peer.
+func TestLockoutNumbers(t *testing.T) {
+	now := time.Now()
+	l := newLockout()
+	l.Now = func() time.Time { return now }
 	k := peer.KeyOf(netip.MustParseAddr("192.0.2.7"))
-	other := peer.KeyOf(netip.MustParseAddr("192.0.2.8"))
-	now := time.Now()
-	for range freeFailures {
-		l.fail(k, now)
-		if l.locked(k, now) {
-			t.Fatal("locked within the free failures")
+	for i := range freeFailures {
+		if d := l.Fail(k); d != 0 {
+			t.Fatalf("free failure %d locked out for %v", i+1, d)
 		}
 	}
-	for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, time.Minute, time.Minute} {
-		l.fail(k, now)
-		if !l.locked(k, now.Add(want-time.Millisecond)) || l.locked(k, now.Add(want)) {
-			t.Fatalf("failure %d beyond the free ones: want a lock-out of %v", i+1, want)
+	for i, want := range []time.Duration{1, 2, 4, 8, 16, 32, 60, 60} {
+		if d := l.Fail(k); d != want*time.Second {
+			t.Fatalf("failure %d beyond the free ones: locked out for %v, want %v", i+1, d, want*time.Second)
 		}
-		if l.locked(other, now) {
-			t.Fatal("another source locked out")
-		}
+		now = now.Add(want * time.Second)
 	}
-	// Quiet for lockForget: a fresh start.
-	later := now.Add(lockForget + time.Second)
-	l.fail(k, later)
-	if l.locked(k, later) {
-		t.Error("a source quiet for the forget time is still counted")
+	now = now.Add(lockForget)
+	if d := l.Fail(k); d != 0 || l.Len() != 1 {
+		t.Errorf("a source quiet for %v is still counted (%v)", lockForget, d)
 	}
-	l.succeed(k)
-	if l.sources() != 0 {
-		t.Errorf("%d sources after a success", l.sources())
-	}
-}
-
-func TestLockoutTableIsBounded(t *testing.T) {
-	var l lockout
-	now := time.Now()
-	addr := func(i int) peer.Key {
-		return peer.KeyOf(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}))
+	l.Forgive(k)
+	if l.Len() != 0 {
+		t.Errorf("%d sources after a success", l.Len())
 	}
 	for i := range maxLockSources + 10 {
-		l.fail(addr(i), now.Add(time.Duration(i)*time.Millisecond))
+		l.Fail(peer.KeyOf(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})))
 	}
-	if n := l.sources(); n > maxLockSources {
+	if n := l.Len(); n != maxLockSources {
 		t.Errorf("%d sources held, bound %d", n, maxLockSources)
-	}
-	// The newest source is still counted.
-	last, at := addr(maxLockSources+9), now.Add(time.Hour/1000)
-	for range freeFailures {
-		l.fail(last, at)
-	}
-	if !l.locked(last, at) {
-		t.Error("the newest source was forgotten")
 	}
 }
