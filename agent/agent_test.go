@@ -211,15 +211,18 @@ func TestRunReportsAddressInUse(t *testing.T) {
 
 func TestBindErrorHints(t *testing.T) {
 	for _, tc := range []struct {
-		err  error
-		want string
+		action string
+		err    error
+		want   string
 	}{
-		{syscall.EACCES, "CAP_NET_BIND_SERVICE"},
-		{syscall.EADDRINUSE, "another program"},
-		{syscall.EADDRNOTAVAIL, "no interface"},
-		{errors.New("other"), "check EDGE_X"},
+		{"", syscall.EACCES, "CAP_NET_BIND_SERVICE"},
+		{"", syscall.EADDRINUSE, "another program"},
+		{"", syscall.EADDRNOTAVAIL, "no interface"},
+		{"", errors.New("other"), "check EDGE_X"},
+		{"use directory", syscall.EACCES, "cannot write there"},
+		{"read", syscall.EACCES, "cannot read it"},
 	} {
-		be := &BindError{Service: "x", Addr: ":1", Var: "EDGE_X", Err: tc.err}
+		be := &BindError{Service: "x", Action: tc.action, Addr: ":1", Var: "EDGE_X", Err: tc.err}
 		if !contains(be.Error(), tc.want) {
 			t.Errorf("%v: %q lacks %q", tc.err, be.Error(), tc.want)
 		}

@@ -32,6 +32,8 @@ func (e *BindError) Hint() string {
 	switch {
 	case errors.Is(e.Err, syscall.EADDRINUSE):
 		return fmt.Sprintf("another program holds this port: stop it, or set %s to another port or to off", e.Var)
+	case e.Action == "read" && (errors.Is(e.Err, syscall.EACCES) || errors.Is(e.Err, syscall.EPERM)):
+		return fmt.Sprintf("the agent's user cannot read it: make it readable by the service (a group it has, or chmod 644), or set %s to another file", e.Var)
 	case e.Action != "" && (errors.Is(e.Err, syscall.EACCES) || errors.Is(e.Err, syscall.EPERM) || errors.Is(e.Err, syscall.EROFS)):
 		return fmt.Sprintf("the agent's user cannot write there: fix its owner or set %s to a writable directory", e.Var)
 	case errors.Is(e.Err, syscall.EACCES) || errors.Is(e.Err, syscall.EPERM):

@@ -95,7 +95,7 @@ func fleetCommand(args []string, stdout, stderr io.Writer) int {
 	sctx, cancel := context.WithTimeout(ctx, *timeout)
 	w.Settle(sctx, 500*time.Millisecond)
 	cancel()
-	printFleet(stdout, w.Devices(), *asJSON)
+	printFleet(stdout, stderr, w, *asJSON)
 	if !*watch {
 		return exitOK
 	}
@@ -108,17 +108,20 @@ func fleetCommand(args []string, stdout, stderr io.Writer) int {
 			if !*asJSON {
 				fmt.Fprintf(stdout, "\n%s\n", time.Now().Format(time.TimeOnly))
 			}
-			printFleet(stdout, w.Devices(), *asJSON)
+			printFleet(stdout, stderr, w, *asJSON)
 		}
 	}
 }
 
-func printFleet(w io.Writer, devices []fleet.Device, asJSON bool) {
+func printFleet(w, stderr io.Writer, fw *fleet.Watcher, asJSON bool) {
 	if asJSON {
-		fleet.WriteJSON(w, devices)
-		return
+		fleet.WriteJSON(w, fw.Devices())
+	} else {
+		fleet.WriteTable(w, fw.Devices())
 	}
-	fleet.WriteTable(w, devices)
+	if n := fw.Ignored(); n > 0 {
+		fmt.Fprintf(stderr, "edge-agent fleet: %d more device ids on the broker were not kept (at most %d are listed)\n", n, fleet.MaxDevices)
+	}
 }
 
 // defaultBroker is the first broker the local agent is configured with.

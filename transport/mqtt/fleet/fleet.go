@@ -43,6 +43,11 @@ type state struct {
 	} `json:"network"`
 }
 
+// MaxDevices bounds what a Watcher keeps: the devices come from whatever
+// retained messages a broker holds, and anyone who may publish there can
+// make up ids. Ids beyond it are counted (Ignored), not kept.
+const MaxDevices = 10000
+
 // Watcher follows the devices under one prefix.
 type Watcher struct {
 	c      paho.Client
@@ -50,6 +55,7 @@ type Watcher struct {
 
 	mu      sync.Mutex
 	devices map[string]*Device
+	ignored map[string]bool // ids over MaxDevices, up to MaxDevices of them
 	changed chan struct{}
 }
 
@@ -72,7 +78,7 @@ var ErrRefused = errors.New("the broker refused the login")
 // availability and state under the prefix.
 func Watch(ctx context.Context, opt Options) (*Watcher, error) {
 	prefix, url := opt.Prefix, opt.Broker
-	w := &Watcher{prefix: prefix, devices: map[string]*Device{}, changed: make(chan struct{}, 1)}
+	w := &Watcher{prefix: prefix, devices: map[string]*Device{}, ignored: map[string]bool{}, changed: make(chan struct{}, 1)}
 	o := paho.NewClientOptions().AddBroker(url).
 		SetClientID(fmt.Sprintf("edge-agent-fleet-%d", time.Now().UnixNano())).
 		SetUsername(opt.Username).SetPassword(opt.Password).
@@ -119,6 +125,13 @@ func (w *Watcher) onMessage(_ paho.Client, m paho.Message) {
 	w.mu.Lock()
 	d := w.devices[id]
 	if d == nil {
+		if len(w.devices) >= MaxDevices {
+			if len(w.ignored) < MaxDevices {
+				w.ignored[id] = true
+			}
+			w.mu.Unlock()
+			return
+		}
 		d = &Device{ID: id}
 		w.devices[id] = d
 	}
@@ -167,6 +180,14 @@ func (w *Watcher) Devices() []Device {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// Ignored returns how many device ids were seen beyond MaxDevices (at
+// most MaxDevices are counted).
+func (w *Watcher) Ignored() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.ignored)
 }
 
 // Settle waits until no message has arrived for quiet (the retained ones
