@@ -15,7 +15,7 @@ TEST_DEPS := python3:python3 \
 	chronyd:chrony ntpdig:ntpsec-ntpdig ip:iproute2 unshare:util-linux \
 	/usr/share/zoneinfo/Europe/Berlin:tzdata mosquitto:mosquitto
 
-.PHONY: all build run test deps fuzz lint chaos bench bench-go bench-echo bench-time bench-file cross readme-config clean
+.PHONY: all build run test deps fuzz lint chaos system-test bench bench-go bench-echo bench-time bench-file cross readme-config clean
 
 all: build
 
@@ -45,6 +45,22 @@ lint:
 chaos: build
 	scripts/deps.sh mosquitto:mosquitto
 	CHAOS_AGENT=dist/edge-agent scripts/chaos.sh
+
+# Debian bookworm with systemd in qemu, driven from outside: install,
+# deploy over ssh, reboot, power cuts, clock steps, timesyncd and chrony
+# (ARCH=arm64: install, deploy and reboot; POWER_CUTS=50 for more cuts).
+ARCH ?= amd64
+SYSTEM_TEST_DEPS := mmdebstrap:mmdebstrap qemu-system-x86_64:qemu-system-x86 \
+	qemu-system-aarch64:qemu-system-arm qemu-aarch64-static:qemu-user-static \
+	arch-test:arch-test mkfs.ext4:e2fsprogs ssh:openssh-client unshare:util-linux ip:iproute2
+
+system-test: build
+	scripts/deps.sh $(SYSTEM_TEST_DEPS)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) go build -trimpath -ldflags "$(LDFLAGS)" -o dist/edge-agent-linux-$(ARCH) $(MAIN)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) go build -trimpath \
+		-ldflags "-s -w -X edge-agent/agent.version=$(VERSION)-previous -X edge-agent/agent.commit=$(COMMIT)" \
+		-o dist/system-test/edge-agent-previous-linux-$(ARCH) $(MAIN)
+	ARCH=$(ARCH) scripts/system-test.sh
 
 bench: bench-go bench-echo bench-time bench-file
 

@@ -16,9 +16,9 @@ func TestAnswerDoesNotAllocate(t *testing.T) {
 	req, out := request(0x23, 42), make([]byte, 48)
 	src := netip.MustParseAddrPort("192.0.2.7:40000")
 	now := time.Now()
-	r.answer(req, src, now, out)
+	r.answer(req, src, now, now, out)
 	if n := testing.AllocsPerRun(1000, func() {
-		r.answer(req, src, now, out)
+		r.answer(req, src, now, now, out)
 		stampTransmit(out, now)
 	}); n != 0 {
 		t.Errorf("%v allocations per request", n)
@@ -33,7 +33,7 @@ func BenchmarkAnswer(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		now := time.Now()
-		r.answer(req, src, now, out)
+		r.answer(req, src, now, now, out)
 		stampTransmit(out, now)
 	}
 }

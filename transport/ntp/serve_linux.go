@@ -80,7 +80,7 @@ func (s *Server) answerBatch(fd int, r *responder, b *batch, n int) {
 			rx = now
 		}
 		size := min(int(uint32(b.in[i].len)), slotSize)
-		if r.answer(b.bufs[i][:size], b.sourceOf(i), rx, b.reply[i][:]) {
+		if r.answer(b.bufs[i][:size], b.sourceOf(i), rx, now, b.reply[i][:]) {
 			b.prepareReply(replies, i)
 			replies++
 		}

@@ -25,7 +25,8 @@ func (s *Server) serve(ctx context.Context, uc *net.UDPConn, r *responder) error
 			return fmt.Errorf("ntp: %w", err)
 		}
 		s.stats.userStamps.Add(1)
-		if !r.answer(buf[:n], src, time.Now(), out) {
+		now := time.Now()
+		if !r.answer(buf[:n], src, now, now, out) {
 			continue
 		}
 		stampTransmit(out, time.Now())

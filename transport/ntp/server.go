@@ -159,8 +159,11 @@ func (r *responder) refresh(now time.Time) {
 
 // answer writes the reply to req into out (48 bytes) and reports whether
 // there is one. The transmit timestamp is left for stampTransmit, just
-// before the reply leaves.
-func (r *responder) answer(req []byte, src netip.AddrPort, rx time.Time, out []byte) bool {
+// before the reply leaves. rx is the datagram's receive time, served as
+// such: a kernel timestamp is wall clock only. now, from time.Now, is
+// what the rate limits and the clock state's refresh count on: its
+// monotonic reading keeps them right when the wall clock steps.
+func (r *responder) answer(req []byte, src netip.AddrPort, rx, now time.Time, out []byte) bool {
 	st := &r.s.stats
 	st.requests.Add(1)
 	switch {
@@ -180,7 +183,7 @@ func (r *responder) answer(req []byte, src netip.AddrPort, rx time.Time, out []b
 		st.dropPort.Add(1)
 		return false
 	}
-	r.refresh(rx)
+	r.refresh(now)
 	p := protocol.Packet{
 		Version:     version,
 		Mode:        protocol.ModeServer,
@@ -189,9 +192,9 @@ func (r *responder) answer(req []byte, src netip.AddrPort, rx time.Time, out []b
 		OriginTime:  protocol.Timestamp(binary.BigEndian.Uint64(req[40:])),
 		ReceiveTime: protocol.TimestampFromTime(rx),
 	}
-	if !r.s.Limiter.Allow(src.Addr(), rx) {
+	if !r.s.Limiter.Allow(src.Addr(), now) {
 		st.rateLimited.Add(1)
-		if !r.s.KissOfDeath || !r.kiss.Allow(src.Addr(), rx) {
+		if !r.s.KissOfDeath || !r.kiss.Allow(src.Addr(), now) {
 			return false
 		}
 		st.kisses.Add(1)
