@@ -12,8 +12,10 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages the tests run against (command or path:package).
 TEST_DEPS := python3:python3 \
 	/usr/lib/python3/dist-packages/ntplib.py:python3-ntplib \
+	/usr/lib/python3/dist-packages/jinja2/__init__.py:python3-jinja2 \
 	chronyd:chrony ntpdig:ntpsec-ntpdig ip:iproute2 unshare:util-linux \
-	/usr/share/zoneinfo/Europe/Berlin:tzdata mosquitto:mosquitto
+	/usr/share/zoneinfo/Europe/Berlin:tzdata mosquitto:mosquitto \
+	ssh-keygen:openssh-client ssh-agent:openssh-client dbus-daemon:dbus-daemon
 
 .PHONY: all build run test deps fuzz lint chaos system-test bench bench-go bench-echo bench-time bench-file cross readme-config clean
 
@@ -52,7 +54,8 @@ chaos: build
 ARCH ?= amd64
 SYSTEM_TEST_DEPS := mmdebstrap:mmdebstrap qemu-system-x86_64:qemu-system-x86 \
 	qemu-system-aarch64:qemu-system-arm qemu-aarch64-static:qemu-user-static \
-	arch-test:arch-test mkfs.ext4:e2fsprogs ssh:openssh-client unshare:util-linux ip:iproute2
+	arch-test:arch-test mkfs.ext4:e2fsprogs ssh:openssh-client unshare:util-linux ip:iproute2 \
+	mosquitto_passwd:mosquitto python3:python3
 
 system-test: build
 	scripts/deps.sh $(SYSTEM_TEST_DEPS)

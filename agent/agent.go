@@ -33,6 +33,7 @@ type Agent struct {
 	console  *firmwarebridge.Console
 	firmware *firmwarebridge.Link
 	mqtt     *bridgeService
+	actions  *actionsService
 
 	mu      sync.Mutex
 	started time.Time
@@ -63,6 +64,8 @@ func New(cfg Config, log *slog.Logger) *Agent {
 	}
 	a := &Agent{cfg: cfg, log: log}
 	a.services = []*service{a.echoService(), a.ntpService(), a.timeService(), a.fileService()}
+	// Actions before MQTT: the bridge hands them its requests.
+	a.services = append(a.services, a.actionsService())
 	a.services = append(a.services, a.mqttServices()...)
 	a.services = append(a.services, a.consoleService(), a.firmwareService())
 	return a
@@ -179,8 +182,12 @@ func (a *Agent) echoService() *service {
 
 // Run binds every enabled service, then serves them all until ctx ends or
 // one fails. A service that cannot bind stops the start-up before anything
-// is served, with a *BindError. Run returns nil after a clean shutdown.
+// is served, with a *BindError. Run returns nil after a clean shutdown,
+// and ErrRestart after the restart action stopped it.
 func (a *Agent) Run(ctx context.Context) error {
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	a.actions.watchRestart(stop)
 	var serves []func(context.Context) error
 	var names []string
 	for _, s := range a.services {
@@ -221,6 +228,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		})
 	}
 	err := g.Wait()
+	if err == nil && errors.Is(context.Cause(ctx), ErrRestart) {
+		a.log.Info("edge-agent stopped to restart")
+		return ErrRestart
+	}
 	a.log.Info("edge-agent stopped")
 	return err
 }

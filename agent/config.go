@@ -9,6 +9,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"edge-agent/agent/actions"
 	"edge-agent/firmware-bridge"
 	"edge-agent/transport/echo"
 )
@@ -37,6 +38,10 @@ type Config struct {
 	// Console and Firmware are the serial side, off unless a port is set.
 	Console  ConsoleConfig
 	Firmware FirmwareConfig
+	// ActionsConfig is what may be asked of the device over MQTT:
+	// nothing unless EDGE_ACTIONS names it. Embedded, so that the
+	// allow-list is EDGE_ACTIONS itself.
+	ActionsConfig
 	// DeviceID names the device on MQTT; empty means the hostname, cut
 	// down to [a-zA-Z0-9_-].
 	DeviceID string `split_words:"true" desc:"device id in MQTT topics and Home Assistant" accepts:"letters, digits, _ and -; empty = the hostname" optional:"true"`
@@ -99,6 +104,7 @@ type MQTTConfig struct {
 	Prefix          string        `default:"edge" desc:"first level of every topic: PREFIX/DEVICE_ID/..." accepts:"an MQTT topic level"`
 	DiscoveryPrefix string        `split_words:"true" default:"homeassistant" desc:"Home Assistant discovery prefix; off = no discovery" accepts:"an MQTT topic level, or off"`
 	Interval        time.Duration `default:"30s" desc:"how often the state is published"`
+	DiskFullPercent int           `split_words:"true" default:"90" desc:"Home Assistant's Disk nearly full binary sensor turns on when the file directory's disk is this full, in percent" accepts:"1 to 100"`
 
 	// The embedded broker, run when URL is empty.
 	EmbeddedAddr            string   `split_words:"true" default:"127.0.0.1:1883" desc:"address of the embedded broker, used when EDGE_MQTT_URL is empty; an address other than loopback needs EDGE_MQTT_EMBEDDED_PASSWORD_FILE or EDGE_MQTT_EMBEDDED_ANONYMOUS=true"`
@@ -128,6 +134,31 @@ type FirmwareConfig struct {
 	MaxFrame int                    `split_words:"true" default:"1024" desc:"largest line or frame payload in bytes; longer ones are counted and skipped" accepts:"1 to 65536"`
 	DTR      bool                   `default:"false" desc:"DTR level set at open: false keeps an Arduino from resetting; native-USB boards that wait for DTR (Leonardo, Pico, ESP32-S2/S3) need true"`
 	RTS      bool                   `default:"false" desc:"RTS level set at open: false keeps an ESP32 auto-reset circuit in run mode"`
+}
+
+// ActionsConfig configures the actions (package actions) and who may ask
+// for them (package authz).
+type ActionsConfig struct {
+	Actions               ActionList    `desc:"what may be asked of the device over MQTT (cmd/ACTION), comma-separated; empty = nothing" accepts:"restart, reboot, poweroff, script:NAME; empty" optional:"true"`
+	ActionsDir            string        `split_words:"true" default:"/etc/edge-agent/actions.d" desc:"directory of the script:NAME programs, owned by root or the agent's user and writable by no one else" accepts:"an absolute directory path"`
+	ActionsAuth           actions.Auth  `split_words:"true" default:"signed" desc:"signed: each request signed by a key of EDGE_ACTIONS_AUTHORIZED_KEYS (ssh-keygen -Y sign), replays refused; broker: whoever the broker lets publish on cmd/ (Home Assistant buttons)" accepts:"signed, broker"`
+	ActionsAuthorizedKeys string        `split_words:"true" default:"/etc/edge-agent/authorized_keys" desc:"OpenSSH authorized_keys file of the keys that may sign actions; read at start and on SIGHUP" accepts:"a file path"`
+	ActionsScriptTimeout  time.Duration `split_words:"true" default:"60s" desc:"a script still running after this long is killed, with every process it started"`
+	ActionsMaxOutput      ByteSize      `split_words:"true" default:"64KiB" desc:"script output (standard output and error) kept for the reply; the rest is read and dropped" accepts:"a size from 1 byte to 1MiB, e.g. 64KiB"`
+}
+
+// ActionList is the allow-list of EDGE_ACTIONS, as written.
+type ActionList string
+
+// List returns the actions, without spaces or empty entries.
+func (l ActionList) List() []string {
+	var out []string
+	for _, a := range strings.Split(string(l), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Load reads the configuration from the environment and validates it.

@@ -36,10 +36,11 @@ func TestLoadDefaults(t *testing.T) {
 		Time: TimeConfig{Addr: ":8080", RateLimit: 10},
 		File: FileConfig{Addr: ":8080", Dir: "received", MaxSize: 1 << 30, MinFree: 64 << 20, MaxConns: 32, MaxConnsPerSource: 4,
 			HeaderTimeout: 30 * time.Second, IdleTimeout: time.Minute, PartialTTL: 24 * time.Hour},
-		MQTT: MQTTConfig{Prefix: "edge", DiscoveryPrefix: "homeassistant", Interval: 30 * time.Second, EmbeddedAddr: "127.0.0.1:1883",
+		MQTT: MQTTConfig{Prefix: "edge", DiscoveryPrefix: "homeassistant", Interval: 30 * time.Second, DiskFullPercent: 90, EmbeddedAddr: "127.0.0.1:1883",
 			EmbeddedMaxPacket: 256 << 10, EmbeddedMaxRetained: 1000, EmbeddedMaxRetainedSize: 4 << 20, EmbeddedMaxQueued: 8 << 20, EmbeddedMaxClients: 64},
-		Console:  ConsoleConfig{Baud: 115200, Echo: true},
-		Firmware: FirmwareConfig{Baud: 115200, Framing: firmwarebridge.FramingLines, MaxFrame: 1024},
+		Console:       ConsoleConfig{Baud: 115200, Echo: true},
+		Firmware:      FirmwareConfig{Baud: 115200, Framing: firmwarebridge.FramingLines, MaxFrame: 1024},
+		ActionsConfig: defaultActions,
 	}
 	if c != want {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -104,11 +105,12 @@ func TestLoadReadsVariables(t *testing.T) {
 		File: FileConfig{Addr: "127.0.0.1:9", Dir: "/var/lib/edge-agent/received", MaxSize: 2 << 30, MinFree: 100e6, MaxConns: 5, MaxConnsPerSource: 2,
 			Token: "s3cret", HeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute, PartialTTL: time.Hour},
 		MQTT: MQTTConfig{URL: "tcp://10.0.0.2:1883,ssl://b:8883", Username: "u", PasswordFile: "/etc/pw", Prefix: "lab",
-			DiscoveryPrefix: "off", Interval: time.Minute, EmbeddedAddr: "127.0.0.1:1883",
+			DiscoveryPrefix: "off", Interval: time.Minute, DiskFullPercent: 90, EmbeddedAddr: "127.0.0.1:1883",
 			EmbeddedMaxPacket: 256 << 10, EmbeddedMaxRetained: 1000, EmbeddedMaxRetainedSize: 4 << 20, EmbeddedMaxQueued: 8 << 20, EmbeddedMaxClients: 64},
-		Console:  ConsoleConfig{Port: "/dev/ttyGS0", Baud: 9600, Password: "pw", Echo: false},
-		Firmware: FirmwareConfig{Port: "/dev/ttyACM0", Baud: 57600, Framing: firmwarebridge.FramingCOBS, MaxFrame: 256, DTR: true, RTS: true},
-		DeviceID: "pi-7",
+		Console:       ConsoleConfig{Port: "/dev/ttyGS0", Baud: 9600, Password: "pw", Echo: false},
+		Firmware:      FirmwareConfig{Port: "/dev/ttyACM0", Baud: 57600, Framing: firmwarebridge.FramingCOBS, MaxFrame: 256, DTR: true, RTS: true},
+		ActionsConfig: defaultActions,
+		DeviceID:      "pi-7",
 	}
 	if c != want {
 		t.Fatalf("got %+v\nwant %+v", c, want)

@@ -158,6 +158,7 @@ func (a *Agent) bridgeConfig(brokers []string, embedded string) (bridge.Config, 
 		DiscoveryPrefix: c.DiscoveryPrefix, Interval: c.Interval,
 		Commands: map[string]bridge.Command{"services": func([]byte) (any, error) { return a.Status().Services, nil }},
 		Logger:   a.log.With("service", "mqtt"),
+		Actions:  a.actions,
 	}
 	if !serialOff(a.cfg.Firmware.Port) {
 		cfg.Subscriptions = map[string]func([]byte){firmwareTx: func(p []byte) { a.firmware.Send(p) }}
@@ -242,41 +243,72 @@ func (m *mqttSource) DeviceInfo() bridge.DeviceInfo {
 	return bridge.DeviceInfo{Model: model, SWVersion: b.Version}
 }
 
-// Sensors are the values Home Assistant shows: the device's health and a
-// counter or two of each service that is on.
+// Sensors are the values Home Assistant shows: the device's health (for
+// Home Assistant "diagnostic": it describes the device, it is not what
+// the device is for), a counter or two of each service that is on, and
+// binary sensors of class problem for what deserves an alert. A value
+// that changes platform gets a new key (under_voltage and
+// clock_synchronised were text sensors): the bridge removes the old
+// entity rather than hand it to another platform.
 func (m *mqttSource) Sensors() []bridge.Sensor {
+	const diag = "diagnostic"
 	s := []bridge.Sensor{
-		{Key: "uptime", Name: "Uptime", Template: "{{ value_json.uptime_s | int }}", Unit: "s", DeviceClass: "duration", StateClass: "measurement"},
-		{Key: "load_1", Name: "Load (1 min)", Template: "{{ value_json.load_1 }}", StateClass: "measurement", Icon: "mdi:gauge"},
-		{Key: "mem_used", Name: "Memory used", Template: "{{ value_json.mem_used_percent | round(1) }}", Unit: "%", StateClass: "measurement", Icon: "mdi:memory"},
-		{Key: "clock_synchronised", Name: "Clock synchronised", Template: "{{ 'yes' if value_json.clock.synchronised else 'no' }}", Icon: "mdi:clock-check"},
+		{Key: "uptime", Name: "Uptime", Template: "{{ value_json.uptime_s | int }}", Unit: "s", DeviceClass: "duration", StateClass: "measurement", EntityCategory: diag},
+		{Key: "load_1", Name: "Load (1 min)", Template: "{{ value_json.load_1 }}", StateClass: "measurement", Icon: "mdi:gauge", EntityCategory: diag},
+		{Key: "mem_used", Name: "Memory used", Template: "{{ value_json.mem_used_percent | round(1) }}", Unit: "%", StateClass: "measurement", Icon: "mdi:memory", EntityCategory: diag},
+		{Key: "clock_problem", Platform: bridge.PlatformBinarySensor, Name: "Clock not synchronised", DeviceClass: "problem", Icon: "mdi:clock-alert",
+			Template: "{{ 'OFF' if value_json.clock.synchronised else 'ON' }}"},
 	}
 	snap, _ := m.health.Collect()
 	if snap.CPUTempC != nil {
-		s = append(s, bridge.Sensor{Key: "cpu_temp", Name: "CPU temperature", Template: "{{ value_json.cpu_temp_c }}", Unit: "°C", DeviceClass: "temperature", StateClass: "measurement"})
+		s = append(s, bridge.Sensor{Key: "cpu_temp", Name: "CPU temperature", Template: "{{ value_json.cpu_temp_c }}", Unit: "°C", DeviceClass: "temperature", StateClass: "measurement", EntityCategory: diag})
 	}
 	if snap.Disk != nil {
-		s = append(s, bridge.Sensor{Key: "disk_used", Name: "Disk used", Template: "{{ value_json.disk.used_percent | round(1) }}", Unit: "%", StateClass: "measurement", Icon: "mdi:harddisk"})
+		s = append(s,
+			bridge.Sensor{Key: "disk_used", Name: "Disk used", Template: "{{ value_json.disk.used_percent | round(1) }}", Unit: "%", StateClass: "measurement", Icon: "mdi:harddisk", EntityCategory: diag},
+			bridge.Sensor{Key: "disk_full", Platform: bridge.PlatformBinarySensor, Name: "Disk nearly full", DeviceClass: "problem", Icon: "mdi:harddisk-remove",
+				Template: fmt.Sprintf("{{ 'ON' if value_json.disk.used_percent >= %d else 'OFF' }}", m.a.cfg.MQTT.DiskFullPercent)})
 	}
 	if snap.Throttled != nil {
-		s = append(s, bridge.Sensor{Key: "under_voltage", Name: "Under-voltage", Template: "{{ 'yes' if value_json.throttled.under_voltage_now else 'no' }}", Icon: "mdi:flash-alert"})
+		s = append(s, bridge.Sensor{Key: "under_voltage_problem", Platform: bridge.PlatformBinarySensor, Name: "Under-voltage", DeviceClass: "problem", Icon: "mdi:flash-alert",
+			Template: "{{ 'ON' if value_json.throttled.under_voltage_now else 'OFF' }}"})
 	}
 	per := map[string]bridge.Sensor{
 		"echo":     {Key: "echo_conns", Name: "Echo connections", Template: "{{ value_json.services.echo.counters.conns_active }}", StateClass: "measurement"},
 		"ntp":      {Key: "ntp_replies", Name: "SNTP replies", Template: "{{ value_json.services.ntp.counters.replies }}", StateClass: "total_increasing"},
 		"time":     {Key: "time_replies", Name: "Text time replies", Template: "{{ value_json.services.time.counters.replies }}", StateClass: "total_increasing"},
 		"file":     {Key: "files_received", Name: "Files received", Template: "{{ value_json.services.file.counters.files }}", StateClass: "total_increasing", Icon: "mdi:file-download"},
-		"firmware": {Key: "firmware_link", Name: "Firmware link", Template: "{{ 'up' if value_json.services.firmware.counters.link_up else 'down' }}", Icon: "mdi:serial-port"},
+		"firmware": {Key: "firmware_link", Name: "Firmware link", Template: "{{ 'up' if value_json.services.firmware.counters.link_up else 'down' }}", Icon: "mdi:serial-port", EntityCategory: diag},
 	}
 	var on []string
+	linked := false
 	for _, svc := range m.a.Status().Services {
-		if _, ok := per[svc.Name]; ok && svc.Addr != Off {
+		if svc.Addr == Off {
+			continue
+		}
+		if _, ok := per[svc.Name]; ok {
 			on = append(on, svc.Name)
 		}
+		linked = linked || svc.Name == "console" || svc.Name == "firmware"
 	}
 	sort.Strings(on)
 	for _, name := range on {
 		s = append(s, per[name])
 	}
+	if linked {
+		s = append(s, serviceProblem)
+	}
 	return s
+}
+
+// serviceProblem is on while a service that is on is not working. A
+// network service that cannot bind stops the agent, and one that fails
+// later stops it too (availability then says offline), so what the state
+// document can show failing is a serial link: a service with a link_up
+// counter at 0 (the console's or the firmware bridge's port unplugged or
+// unreadable).
+var serviceProblem = bridge.Sensor{
+	Key: "service_problem", Platform: bridge.PlatformBinarySensor, Name: "Service problem", DeviceClass: "problem", Icon: "mdi:alert-circle",
+	Template: "{{ 'ON' if value_json.services.values() | selectattr('counters', 'defined') | map(attribute='counters')" +
+		" | selectattr('link_up', 'defined') | selectattr('link_up', 'eq', 0) | list | count > 0 else 'OFF' }}",
 }

@@ -118,6 +118,9 @@ func (c Config) Validate() error {
 	if m.Interval < time.Second {
 		bad("MQTT_INTERVAL", formatDuration(m.Interval), "a duration of at least 1s")
 	}
+	if m.DiskFullPercent < 1 || m.DiskFullPercent > 100 {
+		bad("MQTT_DISK_FULL_PERCENT", strconv.Itoa(m.DiskFullPercent), "a whole percentage from 1 to 100, e.g. 90 to be warned when the disk is 90% full")
+	}
 	if (m.CertFile == "") != (m.KeyFile == "") {
 		bad("MQTT_KEY_FILE", m.KeyFile, "set together with EDGE_MQTT_CERT_FILE, or both empty")
 	}
@@ -149,6 +152,7 @@ func (c Config) Validate() error {
 			bad("FIRMWARE_MAX_FRAME", strconv.Itoa(c.Firmware.MaxFrame), "1 to 65536 bytes")
 		}
 	}
+	errs = append(errs, c.validateActions()...)
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
 }

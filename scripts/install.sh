@@ -7,23 +7,33 @@ prog=install.sh
 
 usage() {
 	cat <<'EOF'
-Usage: sh install.sh [--restart] [BINARY]
+Usage: sh install.sh [--restart] [--power-actions] [BINARY]
        sh install.sh --uninstall
 
 Installs edge-agent on this device (as root):
   BINARY                 -> /usr/local/bin/edge-agent
   edge-agent.service     -> /etc/systemd/system/edge-agent.service
   edge-agent.env         -> /etc/default/edge-agent  (only if it does not exist)
+  the user edge-agent    -> /etc/sysusers.d/edge-agent.conf, made by systemd-sysusers
+  a polkit rule          -> /etc/polkit-1/rules.d/50-edge-agent.rules
+                            (only if EDGE_ACTIONS in /etc/default/edge-agent
+                            allows reboot or poweroff, or --power-actions)
 then runs "systemctl daemon-reload" and "systemctl enable edge-agent".
-Safe to run again: that is how an upgrade is done.
+Safe to run again: that is how an upgrade is done, and how the polkit rule
+follows a change of EDGE_ACTIONS.
 
 BINARY defaults to "edge-agent" next to this script, else ./dist/edge-agent.
 edge-agent.service and edge-agent.env must be next to this script.
 
 Options:
   --restart     also (re)start the service, so the new binary takes over
-  --uninstall   stop and disable the service, remove the binary and the unit;
-                keep /etc/default/edge-agent and the state in /var/lib
+  --power-actions
+                install the polkit rule that lets the service reboot and
+                power off the device through systemd-logind, whatever
+                EDGE_ACTIONS says
+  --uninstall   stop and disable the service, remove the binary, the unit
+                and the polkit rule; keep /etc/default/edge-agent and the
+                state in /var/lib
   -h, --help    show this help
 
 Environment:
@@ -47,10 +57,12 @@ trap 'exit 143' TERM
 
 restart=0
 uninstall=0
+power=0
 bin=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--restart) restart=1 ;;
+	--power-actions) power=1 ;;
 	--uninstall) uninstall=1 ;;
 	-h | --help)
 		usage
@@ -77,6 +89,7 @@ fi
 if [ "$uninstall" = 1 ]; then
 	[ -z "$bin" ] || die "--uninstall takes no BINARY"
 	[ "$restart" = 0 ] || die "--uninstall and --restart exclude each other"
+	[ "$power" = 0 ] || die "--uninstall and --power-actions exclude each other"
 fi
 
 ROOT=${ROOT:-}
@@ -96,6 +109,8 @@ env_src=$here/edge-agent.env
 bin_dst=$ROOT/usr/local/bin/edge-agent
 unit_dst=$ROOT/etc/systemd/system/edge-agent.service
 env_dst=$ROOT/etc/default/edge-agent
+rule_dst=$ROOT/etc/polkit-1/rules.d/50-edge-agent.rules
+users_dst=$ROOT/etc/sysusers.d/edge-agent.conf
 
 # Talk to systemd only on a live system that runs it; a container or chroot
 # may have systemctl installed without systemd as PID 1.
@@ -146,7 +161,7 @@ if [ "$uninstall" = 1 ]; then
 	else
 		say "skipping systemctl: $no_systemd"
 	fi
-	for f in "$bin_dst" "$unit_dst"; do
+	for f in "$bin_dst" "$unit_dst" "$rule_dst" "$users_dst"; do
 		if [ -e "$f" ]; then
 			rm -f "$f" || die "cannot remove $f"
 			say "removed: $f"
@@ -157,9 +172,8 @@ if [ "$uninstall" = 1 ]; then
 	if [ "$systemd" = 1 ]; then
 		systemctl daemon-reload || die "systemctl daemon-reload failed"
 	fi
-	say "kept settings $env_dst and state $ROOT/var/lib/edge-agent" \
-		"(with DynamicUser the data is in $ROOT/var/lib/private/edge-agent);" \
-		"remove them by hand to purge"
+	say "kept settings $env_dst, state $ROOT/var/lib/edge-agent and the user edge-agent;" \
+		"remove them by hand to purge (userdel edge-agent)"
 	exit 0
 fi
 
@@ -194,11 +208,86 @@ commit "$bin_dst" 0755
 stage "$unit_src" "$unit_dst" 0644
 commit "$unit_dst" 0644
 
+# The service's system user: systemd-sysusers makes it from this file now
+# and, should it be missing (an image built with ROOT), at the next boot.
+mkdir -p "$(dirname "$users_dst")" || die "cannot create directory $(dirname "$users_dst")"
+tmp=$(mktemp "$(dirname "$users_dst")/.$(basename "$users_dst").XXXXXX") ||
+	die "cannot create a temporary file next to $users_dst"
+printf '%s\n' '# The edge-agent service runs as this user (install.sh).' \
+	'u edge-agent - "edge-agent device services" /nonexistent /usr/sbin/nologin' >"$tmp" ||
+	die "cannot write $tmp"
+chmod 0644 "$tmp" || die "cannot set mode 0644 on $tmp"
+commit "$users_dst" 0644
+if [ "$systemd" = 1 ]; then
+	systemd-sysusers "$users_dst" || die "systemd-sysusers could not create the user edge-agent from $users_dst"
+fi
+
 if [ -e "$env_dst" ]; then
 	say "kept existing settings: $env_dst"
 else
 	stage "$env_src" "$env_dst" 0644
 	commit "$env_dst" 0644
+fi
+
+# power_allowed: whether the settings allow the reboot or poweroff action
+# (the last EDGE_ACTIONS line wins, as in systemd's EnvironmentFile=).
+power_allowed() {
+	[ -f "$env_dst" ] || return 1
+	actions=$(sed -n 's/^[[:space:]]*EDGE_ACTIONS[[:space:]]*=//p' "$env_dst" | tail -n 1 | tr -d " \t\"'\r")
+	case ",$actions," in
+	*,reboot,* | *,poweroff,*) return 0 ;;
+	esac
+	return 1
+}
+
+# polkit_rule: lets the edge-agent service, and nothing else, ask
+# systemd-logind to reboot or power off. polkit 124 and later name the
+# caller's systemd unit (subject.system_unit), which only root can create;
+# older ones (Debian 12 has 122) give its user, edge-agent.
+polkit_rule() {
+	cat <<'RULE'
+// Written by edge-agent's install.sh, removed by install.sh --uninstall.
+// Lets the edge-agent service reboot and power off this machine through
+// systemd-logind (its reboot and poweroff actions), and nothing else.
+polkit.addRule(function(action, subject) {
+    var allowed = ["org.freedesktop.login1.reboot",
+                   "org.freedesktop.login1.reboot-multiple-sessions",
+                   "org.freedesktop.login1.power-off",
+                   "org.freedesktop.login1.power-off-multiple-sessions"];
+    if (allowed.indexOf(action.id) < 0) {
+        return polkit.Result.NOT_HANDLED;
+    }
+    // polkit 124 and later: the caller's systemd unit.
+    if (subject.system_unit) {
+        return subject.system_unit == "edge-agent.service" ? polkit.Result.YES : polkit.Result.NOT_HANDLED;
+    }
+    // Older polkit: the unit's user.
+    if (subject.user == "edge-agent") {
+        return polkit.Result.YES;
+    }
+    return polkit.Result.NOT_HANDLED;
+});
+RULE
+}
+
+if [ "$power" = 1 ] || power_allowed; then
+	mkdir -p "$(dirname "$rule_dst")" || die "cannot create directory $(dirname "$rule_dst")"
+	tmp=$(mktemp "$(dirname "$rule_dst")/.$(basename "$rule_dst").XXXXXX") ||
+		die "cannot create a temporary file next to $rule_dst"
+	polkit_rule >"$tmp" || die "cannot write $tmp"
+	chmod 0644 "$tmp" || die "cannot set mode 0644 on $tmp"
+	# polkit reads a changed rule by itself: no restart for this one.
+	was=$changed
+	commit "$rule_dst" 0644
+	changed=$was
+	if [ -z "$ROOT" ]; then
+		if ! command -v pkaction >/dev/null 2>&1; then
+			say "warning: polkit is not installed; reboot and poweroff need it: apt-get install polkitd"
+		fi
+	fi
+elif [ -e "$rule_dst" ]; then
+	rm -f "$rule_dst" || die "cannot remove $rule_dst"
+	say "removed: $rule_dst (EDGE_ACTIONS in $env_dst allows neither reboot nor poweroff)"
 fi
 
 if [ "$systemd" = 0 ]; then

@@ -36,6 +36,8 @@ out=$work/out
 bin_dst=$root/usr/local/bin/edge-agent
 unit_dst=$root/etc/systemd/system/edge-agent.service
 env_dst=$root/etc/default/edge-agent
+rule_dst=$root/etc/polkit-1/rules.d/50-edge-agent.rules
+users_dst=$root/etc/sysusers.d/edge-agent.conf
 
 # inst [ARGS...]: run install.sh below $test_root (default $root), output in
 # $out. ROOT from the caller's environment is never used.
@@ -81,8 +83,10 @@ check_installed() {
 	check_file "$bin_dst" 755 "$bin"
 	check_file "$unit_dst" 644 "$unit_src"
 	check_file "$env_dst" 644
+	check_file "$users_dst" 644
+	grep -q '^u edge-agent - ' "$users_dst" || fail "$users_dst does not make the user edge-agent: $(cat "$users_dst")"
 	local left
-	left=$(find "$root" -name '.edge-agent*')
+	left=$(find "$root" -name '.edge-agent*' -o -name '.50-edge-agent*')
 	[[ -z $left ]] || fail "temporary files left behind: $left"
 }
 
@@ -91,6 +95,7 @@ inst_ok "$bin"
 check_installed
 cmp -s "$env_dst" "$env_src" || fail "$env_dst differs from $env_src"
 expect_output "skipping systemctl"
+[[ ! -e $rule_dst ]] || fail "a polkit rule was installed though EDGE_ACTIONS is not set"
 
 step "second install is a no-op"
 inst_ok "$bin"
@@ -111,6 +116,65 @@ chmod 0600 "$unit_dst"
 chmod 0700 "$bin_dst"
 inst_ok "$bin"
 check_installed
+
+step "the polkit rule follows EDGE_ACTIONS"
+cp "$env_dst" "$work/env.before-actions"
+printf 'EDGE_ACTIONS=reboot\nEDGE_ACTIONS_DIR=/etc/edge-agent/actions.d\n' >>"$env_dst"
+inst_ok "$bin"
+check_installed
+check_file "$rule_dst" 644
+expect_output "installed: $rule_dst"
+grep -q '"org.freedesktop.login1.power-off-multiple-sessions"' "$rule_dst" || fail "$rule_dst lacks power-off-multiple-sessions"
+if command -v node >/dev/null 2>&1; then
+	# The rule run as polkit runs it, with the subjects polkit 122 (user
+	# only) and 124+ (with the unit) would pass.
+	node - "$rule_dst" >"$out" 2>&1 <<'JS' || {
+const fs = require("fs");
+let rule;
+const polkit = { Result: { YES: "yes", NO: "no", NOT_HANDLED: null }, addRule(f) { rule = f; } };
+new Function("polkit", fs.readFileSync(process.argv[2], "utf8"))(polkit);
+const login1 = "org.freedesktop.login1.";
+const cases = [
+	[login1 + "reboot", { user: "edge-agent" }, "yes"],
+	[login1 + "reboot-multiple-sessions", { user: "edge-agent" }, "yes"],
+	[login1 + "power-off", { user: "edge-agent", system_unit: "edge-agent.service" }, "yes"],
+	[login1 + "power-off-multiple-sessions", { user: "65000", system_unit: "edge-agent.service" }, "yes"],
+	[login1 + "reboot", { user: "65000" }, null],
+	[login1 + "reboot", { user: "pi" }, null],
+	[login1 + "reboot", { user: "edge-agent", system_unit: "other.service" }, null],
+	[login1 + "reboot-ignore-inhibit", { user: "edge-agent", system_unit: "edge-agent.service" }, null],
+	[login1 + "halt", { user: "edge-agent" }, null],
+	["org.freedesktop.systemd1.manage-units", { user: "edge-agent", system_unit: "edge-agent.service" }, null],
+];
+let bad = 0;
+for (const [id, subject, want] of cases) {
+	const got = rule({ id }, subject);
+	if (got !== want) { console.log("rule(" + id + ", " + JSON.stringify(subject) + ") = " + got + ", want " + want); bad++; }
+}
+process.exitCode = bad ? 1 : 0;
+JS
+		cat "$out" >&2
+		fail "the polkit rule does not decide as intended"
+	}
+else
+	step "node not found; the rule's decisions are not checked"
+fi
+inst_ok "$bin"
+expect_output "unchanged: $rule_dst"
+printf 'EDGE_ACTIONS="script:backup, restart"\n' >>"$env_dst"
+inst_ok "$bin"
+[[ ! -e $rule_dst ]] || fail "the polkit rule stayed though EDGE_ACTIONS no longer allows reboot or poweroff"
+expect_output "removed: $rule_dst"
+printf 'EDGE_ACTIONS=" restart,poweroff"\n' >>"$env_dst"
+inst_ok "$bin"
+check_file "$rule_dst" 644
+cp "$work/env.before-actions" "$env_dst"
+inst_ok "$bin"
+[[ ! -e $rule_dst ]] || fail "the polkit rule stayed after EDGE_ACTIONS was removed"
+inst_ok --power-actions "$bin"
+check_file "$rule_dst" 644
+check_installed
+inst_fails "exclude each other" --uninstall --power-actions
 
 step "--restart without systemd is skipped, not an error"
 inst_ok --restart "$bin"
@@ -166,6 +230,8 @@ step "uninstall"
 inst_ok --uninstall
 [[ ! -e $bin_dst ]] || fail "--uninstall left $bin_dst"
 [[ ! -e $unit_dst ]] || fail "--uninstall left $unit_dst"
+[[ ! -e $rule_dst ]] || fail "--uninstall left $rule_dst"
+[[ ! -e $users_dst ]] || fail "--uninstall left $users_dst"
 cmp -s "$env_dst" "$work/env.edited" || fail "--uninstall changed or removed $env_dst"
 expect_output "kept settings"
 

@@ -3,6 +3,7 @@
 # edge-agent there from outside, as a user would and as bad luck would:
 # install with install.sh, deploy with deploy.sh over ssh, reboot, power
 # cuts during uploads, clock steps and a boot with the RTC a year behind,
+# signed actions (a reboot through systemd-logind and polkit),
 # systemd-timesyncd and chrony as clients of an agent. Each step prints a
 # PASS line with its figures, or FAIL with the guest's serial console and
 # journal. README "Tested on a real system" says what each step checks.
@@ -34,7 +35,7 @@ st=$repo/dist/system-test
 lib=$repo/scripts/system-test
 
 case $ARCH in
-amd64) default_steps="install deploy reboot timesync clock rtc power" ;;
+amd64) default_steps="install deploy reboot actions timesync clock rtc power" ;;
 arm64) default_steps="install deploy reboot" ;;
 *)
 	echo "system-test: ARCH must be amd64 or arm64, not '$ARCH'" >&2
@@ -90,6 +91,8 @@ if [[ $ARCH == amd64 ]]; then BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}; else BOOT_TIMEO
 . "$lib/steps-time.sh"
 # shellcheck source=scripts/system-test/steps-power.sh
 . "$lib/steps-power.sh"
+# shellcheck source=scripts/system-test/steps-actions.sh
+. "$lib/steps-actions.sh"
 
 host_pid= # the host's agent for the guest's time clients
 upload_pid=

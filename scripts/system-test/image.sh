@@ -110,7 +110,7 @@ mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 security=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 
 packages=(
-	systemd systemd-sysv udev dbus systemd-timesyncd
+	systemd systemd-sysv udev dbus systemd-timesyncd polkitd
 	"linux-image-cloud-$arch" initramfs-tools e2fsprogs kmod
 	openssh-server sudo passwd procps iproute2
 	mosquitto-clients libedit2

@@ -71,11 +71,10 @@ step_install() {
 	wait_agent
 	local pid user uid caps bound
 	pid=$(agent_pid)
-	read -r user uid < <(guest_ok ps ps -o user=,uid= -p "$pid")
-	# Without libnss-systemd (not in a minimal Debian) ps shows the number.
-	[[ ($user == edge-agent || $user == "$uid") && $uid -ge 61184 && $uid -le 65519 &&
+	read -r user uid < <(guest_ok ps ps -o user:32=,uid= -p "$pid")
+	[[ $user == edge-agent && $uid -lt 1000 &&
 		$(guest_ok UID systemctl show -p UID --value edge-agent) == "$uid" ]] ||
-		fail "the agent runs as $user (uid $uid), want the dynamic user edge-agent"
+		fail "the agent runs as $user (uid $uid), want the system user edge-agent"
 	caps=$(guest_ok caps "awk '/^CapEff/ {print \$2}' /proc/$pid/status")
 	[[ $caps == 0000000000000400 ]] || fail "effective capabilities $caps, want only CAP_NET_BIND_SERVICE (0x400)"
 	bound=$(guest_ok "ss" "ss -Hlnup 'sport = :123'")
@@ -98,13 +97,20 @@ step_install() {
 	exposure=$(guest_ok "systemd-analyze security" "systemd-analyze security --no-pager edge-agent.service" | tee "$run/security.txt" |
 		sed -n 's/.*Overall exposure level for edge-agent.service: \([0-9.]*\).*/\1/p')
 	[[ -n $exposure ]] || fail "no exposure level in: $(tail -n 3 "$run/security.txt")"
-	pass "uid $uid (edge-agent, dynamic), CapEff 0x400, :123/udp bound; $services; 1 MiB upload (edge-agent send) verified, mode 600; online in fleet and state on the embedded broker; exposure $exposure"
+	pass "uid $uid (system user edge-agent), CapEff 0x400, :123/udp bound; $services; 1 MiB upload (edge-agent send) verified, mode 600; online in fleet and state on the embedded broker; exposure $exposure"
 }
 
 step_deploy() {
 	step_begin deploy "scripts/deploy.sh over ssh (key, port 2222) with $new_version"
 	guest_ok "settings" "printf '\n# set by the system test\nEDGE_ECHO_MODE=plain\nEDGE_MQTT_INTERVAL=5s\n' >>/etc/default/edge-agent && systemctl restart edge-agent"
 	wait_agent
+	# As an install by an earlier unit, with DynamicUser=: its state in
+	# /var/lib/private, which the current unit must take over.
+	guest_ok "DynamicUser" "sed -i -e 's/^User=edge-agent/DynamicUser=yes/' -e '/^Group=edge-agent/d' /etc/systemd/system/edge-agent.service &&
+		systemctl daemon-reload && systemctl restart edge-agent" >/dev/null
+	wait_agent
+	guest test -d /var/lib/private/edge-agent/received -a -L /var/lib/edge-agent ||
+		fail "with DynamicUser= the state is not in /var/lib/private: $(guest ls -la /var/lib /var/lib/private 2>&1)"
 	local reply conf pid0 pid1 file v t0
 	reply=$(cli echo --timeout 10s 127.0.0.1:8081 'Plain now')
 	[[ $reply == "Plain now" ]] || fail "EDGE_ECHO_MODE=plain not applied: '$reply'"
@@ -123,10 +129,13 @@ step_deploy() {
 	[[ $v == "edge-agent $new_version "* ]] || fail "installed version: $v, want $new_version"
 	[[ $(sha_in_guest /etc/default/edge-agent) == "$conf" ]] || fail "/etc/default/edge-agent changed"
 	[[ $(sha_in_guest $received/install.bin) == "$file" ]] || fail "the received file changed"
+	local owner
+	owner=$(guest_ok stat "test ! -L /var/lib/edge-agent && stat -c '%U' /var/lib/edge-agent $received/install.bin | sort -u")
+	[[ $owner == edge-agent ]] || fail "the state directory was not taken over from DynamicUser=: owners $owner"
 	reply=$(cli echo --timeout 10s 127.0.0.1:8081 'Still plain')
 	[[ $reply == "Still plain" ]] || fail "the settings are not in effect after the deploy: '$reply'"
 	fleet_line "$new_version" >/dev/null
-	pass "deploy.sh took $took s; $previous_version -> $new_version, main PID $pid0 -> $pid1; settings and received file unchanged and in effect"
+	pass "deploy.sh took $took s; $previous_version -> $new_version, main PID $pid0 -> $pid1; settings and received file unchanged and in effect; the state of a DynamicUser= install moved to /var/lib/edge-agent, owned by edge-agent"
 }
 
 # check_survivors: the state of install and deploy is still there.
@@ -149,7 +158,7 @@ step_reboot() {
 	pid=$(agent_pid)
 	uid=$(guest_ok uid ps -o uid= -p "$pid")
 	uid=${uid//[[:space:]]/}
-	owners=$(guest_ok stat "stat -c '%u %a %n' /var/lib/private/edge-agent $received $received/install.bin")
+	owners=$(guest_ok stat "stat -c '%u %a %n' /var/lib/edge-agent $received $received/install.bin")
 	while read -r o m n; do
 		[[ $o == "$uid" ]] || fail "$n is owned by uid $o, the agent runs as $uid"
 	done <<<"$owners"

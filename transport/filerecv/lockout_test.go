@@ -130,7 +130,8 @@ func TestTokenLockoutNumbers(t *testing.T) {
 	s.lockout.Now = clock.now
 	l := s.tokenLockout()
 	k := peer.KeyOf(netip.MustParseAddr("192.0.2.7"))
-	if l.Fail(k) != 0 || l.Fail(k) != 0 {
+	first, second := l.Fail(k), l.Fail(k)
+	if first != 0 || second != 0 {
 		t.Fatal("the first two wrong tokens locked the source out")
 	}
 	for i, w := range []time.Duration{1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300} {

@@ -73,7 +73,7 @@ func TestCounter(t *testing.T) {
 	if c.Sources() != 0 {
 		t.Fatalf("%d sources left after every release", c.Sources())
 	}
-	if !c.Acquire(k, 0) || !c.Acquire(k, 0) {
+	if first, second := c.Acquire(k, 0), c.Acquire(k, 0); !first || !second {
 		t.Fatal("max 0 should not cap")
 	}
 }

@@ -25,28 +25,15 @@ const fleetUsage = `usage: edge-agent fleet [--broker URL] [--prefix P] [--json]
 `
 
 func fleetCommand(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "run" {
+		return fleetRun(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("fleet", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	broker := fs.String("broker", defaultBroker(), "broker URL (default: $EDGE_MQTT_URL, else the embedded broker's address)")
-	prefix := fs.String("prefix", envOr(agent.Prefix+"_MQTT_PREFIX", "edge"), "topic prefix the agents publish under")
+	login := addLoginFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON, one array (with --watch, one array per change)")
 	watch := fs.Bool("watch", false, "keep following and print again on every change")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up connecting after this long")
-	username := fs.String("username", os.Getenv(agent.Prefix+"_MQTT_USERNAME"), "user name for the broker (default $EDGE_MQTT_USERNAME)")
-	var files agent.MQTTClientFiles
-	fileFlags := []struct {
-		f          *agent.MQTTFile
-		flag, vari string
-		usage      string
-	}{
-		{&files.Password, "password-file", agent.Prefix + "_MQTT_PASSWORD_FILE", "file holding the broker password"},
-		{&files.CA, "ca-file", agent.Prefix + "_MQTT_CA_FILE", "PEM CA certificates for ssl:// and wss:// brokers; empty: the system's"},
-		{&files.Cert, "cert-file", agent.Prefix + "_MQTT_CERT_FILE", "PEM client certificate, with --key-file"},
-		{&files.Key, "key-file", agent.Prefix + "_MQTT_KEY_FILE", "PEM private key of the client certificate"},
-	}
-	for _, ff := range fileFlags {
-		fs.StringVar(&ff.f.Path, ff.flag, os.Getenv(ff.vari), ff.usage+" (default $"+ff.vari+")")
-	}
 	fs.Usage = func() {
 		fmt.Fprint(stderr, fleetUsage)
 		fs.PrintDefaults()
@@ -57,38 +44,11 @@ func fleetCommand(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
-	// A message about a file names what set it: the flag, else the
-	// variable; an unset one names both ways to set it.
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for _, ff := range fileFlags {
-		switch {
-		case set[ff.flag]:
-			ff.f.Name = "--" + ff.flag
-		case os.Getenv(ff.vari) != "":
-			ff.f.Name = ff.vari
-		default:
-			ff.f.Name = "--" + ff.flag + " or " + ff.vari
-		}
-	}
-	password, tlsConf, err := files.Load()
-	if err != nil {
-		fmt.Fprintf(stderr, "edge-agent fleet: %v\n", err)
-		return exitFailure
-	}
-
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	cctx, cancel := context.WithTimeout(ctx, *timeout)
-	w, err := fleet.Watch(cctx, fleet.Options{Broker: *broker, Prefix: *prefix, Username: *username, Password: password, TLS: tlsConf})
-	cancel()
-	switch {
-	case errors.Is(err, fleet.ErrRefused):
-		fmt.Fprintf(stderr, "edge-agent fleet: %v; check --username and --password-file (default $%s_MQTT_USERNAME and $%[2]s_MQTT_PASSWORD_FILE)\n", err, agent.Prefix)
-		return exitFailure
-	case err != nil:
-		fmt.Fprintf(stderr, "edge-agent fleet: %v\n", err)
-		return exitFailure
+	w, code := login.watch(ctx, fs, *timeout, "fleet", stderr)
+	if w == nil {
+		return code
 	}
 	defer w.Close()
 	// The retained messages arrive in a burst; a pause ends it.
@@ -111,6 +71,77 @@ func fleetCommand(args []string, stdout, stderr io.Writer) int {
 			printFleet(stdout, stderr, w, *asJSON)
 		}
 	}
+}
+
+// loginFlags are the flags of every fleet command that say which broker
+// to use and how to log in to it, defaulting to the agent's variables.
+type loginFlags struct {
+	broker, prefix, username *string
+	files                    agent.MQTTClientFiles
+	fileFlags                []loginFileFlag
+}
+
+type loginFileFlag struct {
+	f          *agent.MQTTFile
+	flag, vari string
+}
+
+func addLoginFlags(fs *flag.FlagSet) *loginFlags {
+	l := &loginFlags{
+		broker:   fs.String("broker", defaultBroker(), "broker URL (default: $EDGE_MQTT_URL, else the embedded broker's address)"),
+		prefix:   fs.String("prefix", envOr(agent.Prefix+"_MQTT_PREFIX", "edge"), "topic prefix the agents publish under"),
+		username: fs.String("username", os.Getenv(agent.Prefix+"_MQTT_USERNAME"), "user name for the broker (default $EDGE_MQTT_USERNAME)"),
+	}
+	for _, ff := range []struct {
+		f          *agent.MQTTFile
+		flag, vari string
+		usage      string
+	}{
+		{&l.files.Password, "password-file", agent.Prefix + "_MQTT_PASSWORD_FILE", "file holding the broker password"},
+		{&l.files.CA, "ca-file", agent.Prefix + "_MQTT_CA_FILE", "PEM CA certificates for ssl:// and wss:// brokers; empty: the system's"},
+		{&l.files.Cert, "cert-file", agent.Prefix + "_MQTT_CERT_FILE", "PEM client certificate, with --key-file"},
+		{&l.files.Key, "key-file", agent.Prefix + "_MQTT_KEY_FILE", "PEM private key of the client certificate"},
+	} {
+		fs.StringVar(&ff.f.Path, ff.flag, os.Getenv(ff.vari), ff.usage+" (default $"+ff.vari+")")
+		l.fileFlags = append(l.fileFlags, loginFileFlag{ff.f, ff.flag, ff.vari})
+	}
+	return l
+}
+
+// watch reads the login files and connects, within timeout. On failure it
+// has said why on stderr and returns the exit code.
+func (l *loginFlags) watch(ctx context.Context, fs *flag.FlagSet, timeout time.Duration, cmd string, stderr io.Writer) (*fleet.Watcher, int) {
+	// A message about a file names what set it: the flag, else the
+	// variable; an unset one names both ways to set it.
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, ff := range l.fileFlags {
+		switch {
+		case set[ff.flag]:
+			ff.f.Name = "--" + ff.flag
+		case os.Getenv(ff.vari) != "":
+			ff.f.Name = ff.vari
+		default:
+			ff.f.Name = "--" + ff.flag + " or " + ff.vari
+		}
+	}
+	password, tlsConf, err := l.files.Load()
+	if err != nil {
+		fmt.Fprintf(stderr, "edge-agent %s: %v\n", cmd, err)
+		return nil, exitFailure
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	w, err := fleet.Watch(cctx, fleet.Options{Broker: *l.broker, Prefix: *l.prefix, Username: *l.username, Password: password, TLS: tlsConf})
+	switch {
+	case errors.Is(err, fleet.ErrRefused):
+		fmt.Fprintf(stderr, "edge-agent %s: %v; check --username and --password-file (default $%s_MQTT_USERNAME and $%[3]s_MQTT_PASSWORD_FILE)\n", cmd, err, agent.Prefix)
+		return nil, exitFailure
+	case err != nil:
+		fmt.Fprintf(stderr, "edge-agent %s: %v\n", cmd, err)
+		return nil, exitFailure
+	}
+	return w, exitOK
 }
 
 func printFleet(w, stderr io.Writer, fw *fleet.Watcher, asJSON bool) {

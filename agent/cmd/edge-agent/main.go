@@ -43,6 +43,11 @@ Usage:
                                every device on an MQTT broker: online or not,
                                version, uptime, IP, CPU temperature, last
                                state; login and TLS default to EDGE_MQTT_*
+  edge-agent fleet run ACTION [ARGS...] (--device ID ... | --all)
+                   [--key FILE] [--timeout 30s] [login flags as above]
+                               ask devices to run an action (restart,
+                               reboot, poweroff, script:NAME), signed with
+                               an SSH key or ssh-agent; a line per device
   edge-agent ports [--json]    serial ports (USB VID:PID, serial number,
                                product), read from sysfs without opening any
   edge-agent help              this text
@@ -118,6 +123,8 @@ func runAgent(args []string, stderr io.Writer) int {
 	err = agent.New(cfg, log).Run(ctx)
 	var be *agent.BindError
 	switch {
+	case errors.Is(err, agent.ErrRestart):
+		return restartAgent(stderr)
 	case errors.As(err, &be):
 		fmt.Fprintf(stderr, "edge-agent: %v\n", be)
 		return exitFailure

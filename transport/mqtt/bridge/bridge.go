@@ -46,6 +46,9 @@ type Config struct {
 	// Retained messages on these topics, like those on cmd/, are never
 	// handed on (counted as retained_dropped).
 	Subscriptions map[string]func(payload []byte)
+	// Actions, when set, answers cmd/<action> topics it names: each
+	// request on a goroutine of the bridge's (see actions.go).
+	Actions Actions
 	// Logger gets connection changes and errors, never a line per message.
 	Logger *slog.Logger
 }
@@ -82,13 +85,17 @@ type Bridge struct {
 	pubWake   chan struct{} // a new connection: the publisher may take forwarded messages
 	haOnline  chan struct{}
 	cmds      chan message
-	pubq      chan outgoing   // the run loop's messages for the publisher
-	out       chan message    // Forward's queue, sent while connected
-	retained  chan string     // discovery keys the broker holds for this device
-	announced map[string]bool // discovery keys sent on this run, owned by Run
-	pending   map[string]bool // retained keys seen before the first announcement
+	pubq      chan outgoing // the run loop's messages for the publisher
+	out       chan message  // Forward's queue, sent while connected
+
+	// Home Assistant discovery (discovery_state.go): what the broker holds,
+	// in arrival order; the state Run keeps; connections counted.
+	discq     chan discoveryEvent
+	disc      discoveryState
+	discConns atomic.Uint64
 
 	retainedLog retainedLog
+	acts        actionSlots
 
 	stats struct {
 		connects, publishes, skipped, commands, dropped atomic.Uint64
@@ -99,8 +106,9 @@ type Bridge struct {
 }
 
 type message struct {
-	topic   string
-	payload []byte
+	topic    string
+	payload  []byte
+	retained bool // only for action topics: refused with a reply
 }
 
 // ErrNoDevice is returned by New without a device id.
@@ -136,7 +144,7 @@ func New(cfg Config, src Source) (*Bridge, error) {
 		cmds:      make(chan message, 16),
 		pubq:      make(chan outgoing, publishQueue),
 		out:       make(chan message, forwardQueue),
-		retained:  make(chan string, 64),
+		discq:     make(chan discoveryEvent, discoveryEvents),
 	}, nil
 }
 
@@ -158,6 +166,8 @@ func (b *Bridge) Counters() map[string]uint64 {
 		"publish_dropped":  b.stats.publishDropped.Load(),
 		"publish_errors":   b.stats.publishErrors.Load(),
 		"retained_dropped": b.stats.retainedDropped.Load(),
+		"action_requests":  b.acts.requests.Load(),
+		"actions_busy":     b.acts.busy.Load(),
 	}
 }
 
@@ -172,7 +182,7 @@ const forwardQueue = 1024
 // taken from the queue as the connection breaks is lost and counted too.
 func (b *Bridge) Forward(sub string, payload []byte) bool {
 	select {
-	case b.out <- message{b.topics.base + "/" + sub, bytes.Clone(payload)}:
+	case b.out <- message{topic: b.topics.base + "/" + sub, payload: bytes.Clone(payload)}:
 		return true
 	default:
 		b.stats.forwardDropped.Add(1)
@@ -220,16 +230,11 @@ func (b *Bridge) options() *paho.ClientOptions {
 		b.log.Info("connected to the broker")
 		// Subscriptions do not survive a clean session: redo them on
 		// every connection.
-		c.Subscribe(b.topics.commands(), 1, b.live(b.onCommand)).WaitTimeout(5 * time.Second)
+		c.Subscribe(b.topics.commands(), 1, b.liveCommands(b.onCommand)).WaitTimeout(5 * time.Second)
 		for sub, fn := range b.cfg.Subscriptions {
 			c.Subscribe(b.topics.base+"/"+sub, 1, b.live(func(_ paho.Client, m paho.Message) { fn(m.Payload()) })).WaitTimeout(5 * time.Second)
 		}
-		if b.cfg.DiscoveryPrefix != "off" {
-			c.Subscribe(b.topics.haStatus(), 1, b.onHAStatus).WaitTimeout(5 * time.Second)
-			// Configs retained from an earlier run tell which sensors
-			// may have to be removed.
-			c.Subscribe(b.discoveryTopic("+"), 1, b.onRetainedConfig).WaitTimeout(5 * time.Second)
-		}
+		b.subscribeDiscovery(c)
 		signal(b.connected)
 		signal(b.pubWake)
 	})
@@ -242,23 +247,9 @@ func (b *Bridge) options() *paho.ClientOptions {
 
 func (b *Bridge) onCommand(_ paho.Client, m paho.Message) {
 	select {
-	case b.cmds <- message{m.Topic(), m.Payload()}:
+	case b.cmds <- message{topic: m.Topic(), payload: m.Payload(), retained: m.Retained()}:
 	default:
 		b.stats.dropped.Add(1)
-	}
-}
-
-func (b *Bridge) onRetainedConfig(_ paho.Client, m paho.Message) {
-	if len(m.Payload()) == 0 {
-		return
-	}
-	key, ok := b.discoveryKey(m.Topic())
-	if !ok {
-		return
-	}
-	select {
-	case b.retained <- key:
-	default:
 	}
 }
 
@@ -269,9 +260,11 @@ func (b *Bridge) onHAStatus(_ paho.Client, m paho.Message) {
 }
 
 // Run connects (retrying until it can) and publishes until ctx ends, then
-// marks the device offline and disconnects. It returns nil after that,
-// within goodbyeTimeout, the disconnect's quiesce and writeTimeout however
-// stuck the network is.
+// waits for the actions running (their context has ended: a script is
+// killed at once), so their replies go out, marks the device offline and
+// disconnects. It returns nil after that, within goodbyeTimeout, the
+// disconnect's quiesce and writeTimeout however stuck the network is,
+// once the actions have returned.
 func (b *Bridge) Run(ctx context.Context) error {
 	c := paho.NewClient(b.options())
 	c.Connect() // with ConnectRetry it keeps trying in the background
@@ -293,19 +286,21 @@ func (b *Bridge) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			b.waitActions()
 			b.goodbye(c, seq)
 			return nil
 		case <-b.connected:
 			b.publish(c, b.topics.availability(), true, []byte("online"))
-			b.discovery(c)
 			b.publishState(c)
 		case <-b.haOnline:
 			b.discovery(c)
 			b.publishState(c)
 		case m := <-b.cmds:
-			b.command(c, m)
-		case key := <-b.retained:
-			b.removeStale(c, key)
+			b.command(ctx, c, m)
+		case ev := <-b.discq:
+			b.onDiscoveryEvent(c, ev)
+		case <-b.disc.wait:
+			b.discoverySynced(c)
 		case <-state.C:
 			b.publishState(c)
 		case <-poll.C:

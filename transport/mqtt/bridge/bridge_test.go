@@ -169,11 +169,13 @@ func payloadIs(s string) func(paho.Message) bool {
 func TestPublishesAvailabilityStateAndDiscovery(t *testing.T) {
 	brokers(t, func(t *testing.T, url string) {
 		src := &fakeSource{sensors: []Sensor{{Key: "load_1", Name: "Load", Template: "{{ value_json.load_1 }}", StateClass: "measurement"}}}
-		b := run(t, Config{Brokers: []string{url}, DeviceID: "pi-1"}, src)
+		early := watch(t, url, "homeassistant/device/pi-1/config")
+		run(t, Config{Brokers: []string{url}, DeviceID: "pi-1"}, src)
 		// A late subscriber gets the retained messages: availability,
-		// discovery and state have gone out before it subscribes.
-		testenv.WaitFor(t, "the first messages", func() bool { return b.Counters()["publishes"] >= 3 })
-		w := watch(t, url, "edge/pi-1/availability", "edge/pi-1/state", "homeassistant/sensor/pi-1/+/config")
+		// state and then discovery have gone out (and through the
+		// broker, in order) before it subscribes.
+		early.next(t, "homeassistant/device/pi-1/config", nil)
+		w := watch(t, url, "edge/pi-1/availability", "edge/pi-1/state", "homeassistant/device/pi-1/config")
 		if m := w.next(t, "edge/pi-1/availability", payloadIs("online")); !m.Retained() {
 			t.Error("availability is not retained")
 		}
@@ -182,20 +184,24 @@ func TestPublishesAvailabilityStateAndDiscovery(t *testing.T) {
 		if err := json.Unmarshal(st.Payload(), &doc); err != nil || doc["version"] != "test" || !st.Retained() {
 			t.Errorf("state %s (retained %v): %v", st.Payload(), st.Retained(), err)
 		}
-		cfg := w.next(t, "homeassistant/sensor/pi-1/load_1/config", nil)
-		var ha map[string]any
-		if err := json.Unmarshal(cfg.Payload(), &ha); err != nil {
-			t.Fatal(err)
+		cfg := w.next(t, "homeassistant/device/pi-1/config", nil)
+		var ha struct {
+			Dev  map[string]any            `json:"dev"`
+			Cmps map[string]map[string]any `json:"cmps"`
+			haShared
 		}
-		dev, _ := ha["device"].(map[string]any)
-		ids, _ := dev["identifiers"].([]any)
-		if ha["unique_id"] != "pi-1_load_1" || ha["state_topic"] != "edge/pi-1/state" || ha["availability_topic"] != "edge/pi-1/availability" ||
-			len(ids) != 1 || ids[0] != "edge-agent-pi-1" || ha["value_template"] != "{{ value_json.load_1 }}" {
+		if err := json.Unmarshal(cfg.Payload(), &ha); err != nil || !cfg.Retained() {
+			t.Fatalf("device config %s (retained %v): %v", cfg.Payload(), cfg.Retained(), err)
+		}
+		ids, _ := ha.Dev["identifiers"].([]any)
+		load := ha.Cmps["load_1"]
+		if load["unique_id"] != "pi-1_load_1" || ha.StateTopic != "edge/pi-1/state" || ha.AvailabilityTopic != "edge/pi-1/availability" ||
+			len(ids) != 1 || ids[0] != "edge-agent-pi-1" || load["value_template"] != "{{ value_json.load_1 }}" || load["p"] != "sensor" {
 			t.Errorf("discovery payload %s", cfg.Payload())
 		}
 		// Home Assistant coming online gets discovery again.
 		w.publish(t, "homeassistant/status", false, "online")
-		w.next(t, "homeassistant/sensor/pi-1/load_1/config", nil)
+		w.next(t, "homeassistant/device/pi-1/config", nil)
 	})
 }
 
@@ -279,7 +285,8 @@ func TestSanitizeID(t *testing.T) {
 }
 
 // A sensor the device no longer has (a service turned off) is removed
-// from Home Assistant by an empty retained config, also after a restart.
+// from Home Assistant, also after a restart: the device config names it
+// with its platform only, which discovery.py takes as a removal.
 func TestRemovedSensorsAreCleared(t *testing.T) {
 	m := testenv.StartMosquitto(t)
 	two := []Sensor{{Key: "a", Name: "A", Template: "{{ 1 }}"}, {Key: "b", Name: "B", Template: "{{ 2 }}"}}
@@ -288,14 +295,15 @@ func TestRemovedSensorsAreCleared(t *testing.T) {
 		b, _ := New(Config{Brokers: []string{m.URL}, DeviceID: "pi-5"}, &fakeSource{sensors: two})
 		done := make(chan error, 1)
 		go func() { done <- b.Run(ctx) }()
-		testenv.WaitFor(t, "discovery", func() bool { return b.Counters()["publishes"] >= 4 })
+		w := watch(t, m.URL, "homeassistant/device/pi-5/config")
+		w.next(t, "homeassistant/device/pi-5/config", nil)
 		cancel()
 		<-done
 	}()
-	w := watch(t, m.URL, "homeassistant/sensor/pi-5/+/config")
-	w.next(t, "homeassistant/sensor/pi-5/b/config", func(m paho.Message) bool { return len(m.Payload()) > 0 })
+	w := watch(t, m.URL, "homeassistant/device/pi-5/config")
+	w.next(t, "homeassistant/device/pi-5/config", func(m paho.Message) bool { return componentIs(t, m, "b", `"p":"sensor","name":"B"`) })
 	run(t, Config{Brokers: []string{m.URL}, DeviceID: "pi-5"}, &fakeSource{sensors: two[:1]})
-	w.next(t, "homeassistant/sensor/pi-5/b/config", func(m paho.Message) bool { return len(m.Payload()) == 0 })
+	w.next(t, "homeassistant/device/pi-5/config", func(m paho.Message) bool { return componentIs(t, m, "b", `{"p":"sensor"}`) })
 }
 
 // With several brokers, a dead first one is skipped.

@@ -1,31 +1,48 @@
 package bridge
 
 import (
+	"context"
 	"sort"
+	"strings"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
-// reply is the answer on cmd/<name>/reply.
+// reply is the answer on cmd/<name>/reply. Code, set on an action's
+// error, is what a program tests (replay, busy, not_allowed ...); Error is
+// for a person; Hint, for a retained request, is the command that clears
+// it. An action's Result names the key and counter of the request it
+// answers, so that a sender can tell its reply from others'.
 type reply struct {
 	Command string `json:"command"`
 	OK      bool   `json:"ok"`
+	Code    string `json:"code,omitempty"`
 	Result  any    `json:"result,omitempty"`
 	Error   string `json:"error,omitempty"`
+	Hint    string `json:"hint,omitempty"`
 	Time    string `json:"time"`
+}
+
+func newReply(name string) reply {
+	return reply{Command: name, Time: time.Now().UTC().Format(time.RFC3339Nano)}
 }
 
 // command answers one cmd/<name> message. Only commands that observe are
 // built in; anything that changes the device has to be given in
-// Config.Commands by the operator's configuration.
-func (b *Bridge) command(c paho.Client, m message) {
+// Config.Commands or Config.Actions by the operator's configuration.
+// Actions run off the run loop (see action); ctx is Run's.
+func (b *Bridge) command(ctx context.Context, c paho.Client, m message) {
 	name, ok := b.topics.command(m.topic)
 	if !ok {
 		return
 	}
 	b.stats.commands.Add(1)
-	r := reply{Command: name, Time: time.Now().UTC().Format(time.RFC3339Nano)}
+	if b.isAction(name) {
+		b.action(ctx, c, name, m)
+		return
+	}
+	r := newReply(name)
 	switch name {
 	case "ping":
 		r.OK, r.Result = true, "pong"
@@ -54,12 +71,11 @@ func (b *Bridge) commandNames() string {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	s := ""
-	for i, n := range names {
-		if i > 0 {
-			s += ", "
+	s := strings.Join(names, ", ")
+	if b.cfg.Actions != nil {
+		if allowed := b.cfg.Actions.Allowed(); len(allowed) > 0 {
+			s += "; allowed actions: " + strings.Join(allowed, ", ")
 		}
-		s += n
 	}
 	return s
 }

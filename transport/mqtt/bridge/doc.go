@@ -5,14 +5,26 @@
 // Topics, under <prefix>/<device>/: availability (retained "online", with
 // a retained "offline" Last Will), state (retained JSON, at start, every
 // interval and on request), events/<kind> (JSON, not retained), cmd/<name>
-// answered on cmd/<name>/reply. Home Assistant discovery goes under
-// <discovery prefix>/sensor/<device>/<key>/config and is sent again when
-// Home Assistant announces itself on <discovery prefix>/status.
+// answered on cmd/<name>/reply. Home Assistant discovery is one retained
+// device discovery message on <discovery prefix>/device/<device>/config
+// (sensors, binary sensors and a Source's buttons), sent again when Home
+// Assistant announces itself on <discovery prefix>/status. Per-entity
+// configs an earlier version left under <discovery prefix>/sensor/<device>/
+// are handed over to it (migrate, announce, clear) and components gone
+// since the last run are removed; see discovery_state.go.
 //
 // Retained messages are state, never commands: one on cmd/<name> or on a
 // Config.Subscriptions topic (the broker sends it again on every new
 // subscription, that is at every reconnection) is dropped and counted as
 // retained_dropped, and logged once per topic.
+//
+// Config.Actions answers the cmd/<action> topics it names (actions.go):
+// each live request runs on a goroutine the bridge owns, at most one per
+// action and maxActionsRunning in all (beyond, the reply is busy), with
+// a context that ends with Run's, and Run waits for them before its
+// goodbye. A retained request is not run: it gets a reply with code
+// retained and the command that clears it. Replies to actions carry a
+// code and what Actions.Handle returned.
 //
 // The paho client is set up to avoid its known traps: ConnectRetry and
 // AutoReconnect with a capped backoff, subscriptions and "online" redone

@@ -2,7 +2,9 @@
 // availability and state messages every agent publishes: how a user with
 // fifty devices on one broker, or one broker cluster, sees them all.
 // WriteTable and WriteJSON show them; every string in a listing came from
-// a device and is escaped before it reaches a terminal.
+// a device and is escaped before it reaches a terminal. Watcher.Run asks
+// devices to run an action with requests signed by the caller, and
+// matches each device's reply to its request (run.go).
 package fleet
 
 import (
@@ -11,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -57,6 +60,9 @@ type Watcher struct {
 	devices map[string]*Device
 	ignored map[string]bool // ids over MaxDevices, up to MaxDevices of them
 	changed chan struct{}
+	// replies are the subscriptions Run adds, redone on every connection
+	// as the listing's are (the session is clean).
+	replies map[string]paho.MessageHandler
 }
 
 // Options say which broker to ask and how to log in to it.
@@ -86,6 +92,12 @@ func Watch(ctx context.Context, opt Options) (*Watcher, error) {
 		SetOnConnectHandler(func(c paho.Client) {
 			c.Subscribe(prefix+"/+/availability", 1, w.onMessage).WaitTimeout(10 * time.Second)
 			c.Subscribe(prefix+"/+/state", 1, w.onMessage).WaitTimeout(10 * time.Second)
+			w.mu.Lock()
+			replies := maps.Clone(w.replies)
+			w.mu.Unlock()
+			for filter, h := range replies {
+				c.Subscribe(filter, 1, h).WaitTimeout(10 * time.Second)
+			}
 		})
 	if opt.TLS != nil {
 		o.SetTLSConfig(opt.TLS)

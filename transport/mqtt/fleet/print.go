@@ -64,3 +64,28 @@ func cell(s string) string {
 	}
 	return Printable(s)
 }
+
+// WriteRunTable writes the answers of Run for a person: the device, the
+// result (ok, failed, or no answer within waited) and a detail, the first
+// line of the output or the code and the device's message. Everything a
+// device sent goes through Printable, as in WriteTable.
+func WriteRunTable(w io.Writer, answers []Answer, waited time.Duration) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DEVICE\tRESULT\tDETAIL")
+	for _, a := range answers {
+		result, detail := "ok", a.FirstLine
+		switch {
+		case !a.Answered && a.Error != "":
+			result, detail = "no answer", a.Error
+		case !a.Answered:
+			result, detail = "no answer", "no reply within "+waited.String()
+		case !a.OK:
+			result, detail = "failed", a.Code+": "+firstLine(a.Error)
+			if a.FirstLine != "" {
+				detail += " | " + a.FirstLine
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", cell(a.Device), result, cell(detail))
+	}
+	return tw.Flush()
+}
