@@ -4,7 +4,9 @@
 # authorised key; a script action goes through `edge-agent fleet run`, a
 # reboot signed by hand with OpenSSH's ssh-keygen goes to systemd-logind
 # through the polkit rule install.sh wrote, and the same signed command
-# sent again after the reboot is refused as a replay.
+# sent again after the reboot is refused as a replay. The operator logs
+# in to the embedded broker with a password; anonymous clients (the later
+# steps' mosquitto_sub) may still read, and may not publish commands.
 
 # rr TOPIC PAYLOAD: publish PAYLOAD on the device's TOPIC as the operator
 # and print the reply (mosquitto_rr subscribes to the reply first).
@@ -42,7 +44,7 @@ step_actions() {
 		fail "scp of the install files"
 	guest_ok "script" "printf '#!/bin/sh\necho \"hello \$*\"\n' >/etc/edge-agent/actions.d/hello &&
 		chmod 0755 /etc/edge-agent/actions.d/hello && chmod 0644 /etc/edge-agent/authorized_keys /etc/edge-agent/mqtt-passwd &&
-		printf 'EDGE_ACTIONS=reboot,script:hello\nEDGE_MQTT_EMBEDDED_PASSWORD_FILE=/etc/edge-agent/mqtt-passwd\n' >>/etc/default/edge-agent &&
+		printf 'EDGE_ACTIONS=reboot,script:hello\nEDGE_MQTT_EMBEDDED_PASSWORD_FILE=/etc/edge-agent/mqtt-passwd\nEDGE_MQTT_EMBEDDED_ANONYMOUS=true\n' >>/etc/default/edge-agent &&
 		printf '%s' '$mqtt_password' >/root/mqtt-password" >/dev/null
 	guest 'cd /root/bundle2 && sh install.sh --restart ./edge-agent' >"$run/install-actions.log" 2>&1 ||
 		fail "install.sh: $(cat "$run/install-actions.log")"
