@@ -109,6 +109,26 @@ func (p *Proxy) LastClient() int {
 	return p.clients[len(p.clients)-1]
 }
 
+// WaitQueued waits until the latest client's socket to the stalled proxy
+// holds at least min bytes it cannot send, and returns them, failing the
+// test after 30 s. Unlike WaitFull it does not wait for the buffers to
+// stop growing: a client that gives up a socket that takes nothing for a
+// few seconds (a write timeout) reconnects before they would.
+func (p *Proxy) WaitQueued(t testing.TB, min int) int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		q, err := sendQueue(p.LastClient())
+		if err == nil && q >= min {
+			return q
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the socket did not hold %d bytes within 30s (send queue %d, %v)", min, q, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // WaitFull calls offer (if not nil) every 50 ms until the latest client's
 // socket to the proxy holds bytes it cannot send and that have not moved
 // for a second: the stalled proxy stopped reading and the socket buffers
