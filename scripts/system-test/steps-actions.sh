@@ -73,13 +73,18 @@ step_actions() {
 		fail "no reply to a reboot signed by an unlisted key"
 	[[ $(reply_field "$reply" code) == unknown_key ]] || fail "a reboot signed by an unlisted key was answered $reply"
 
-	# The reboot, signed by hand; its reply comes before the guest goes.
-	local payload old new deadline
+	# The reboot, signed by hand. Its reply is published as logind starts
+	# the shutdown, which may end the ssh session of mosquitto_rr (and the
+	# embedded broker) first: without a reply, the previous boot's journal
+	# must name the key that authorised it.
+	local payload old new deadline answered=no
 	payload=$(signed_payload reboot "$(date +%s%N)")
 	old=$(guest_ok "boot id" cat /proc/sys/kernel/random/boot_id)
 	t0=$SECONDS
-	reply=$(rr cmd/reboot "$payload") || fail "no reply to the signed reboot: $reply"
-	[[ $(reply_field "$reply" ok) == True ]] || fail "the signed reboot was refused: $reply"
+	if reply=$(rr cmd/reboot "$payload") && [[ -n $reply ]]; then
+		[[ $(reply_field "$reply" ok) == True ]] || fail "the signed reboot was refused: $reply"
+		answered=yes
+	fi
 	boots=$((boots + 1))
 	deadline=$((SECONDS + BOOT_TIMEOUT + 120))
 	while :; do
@@ -93,10 +98,11 @@ step_actions() {
 	wait_agent
 	local by
 	by=$(guest "journalctl -b -1 -u edge-agent --no-pager -o cat | grep -m1 'by=SHA256' | grep -o 'by=[^ ]*'" || true)
+	[[ -n $by || $answered == yes ]] || fail "the guest rebooted, but neither a reply nor the journal says the signed reboot was run"
 
 	# The same signed command again, after the reboot: a replay.
 	reply=$(rr cmd/reboot "$payload") || fail "no reply to the replayed reboot: $reply"
 	[[ $(reply_field "$reply" code) == replay ]] || fail "the replayed reboot was answered $reply"
 	[[ $(guest_ok "boot id" cat /proc/sys/kernel/random/boot_id) == "$new" ]] || fail "the replayed reboot rebooted the guest"
-	pass "polkit rule $rule; fleet run script:hello answered 'hello one two' in $script_s s; unsigned ($code) and unlisted key (unknown_key) refused; reboot signed with ssh-keygen -Y sign: guest back over ssh in $reboot_s s${by:+ ($by)}; the same command after the reboot refused as a replay"
+	pass "polkit rule $rule; fleet run script:hello answered 'hello one two' in $script_s s; unsigned ($code) and unlisted key (unknown_key) refused; reboot signed with ssh-keygen -Y sign (reply before the shutdown: $answered): guest back over ssh in $reboot_s s${by:+ ($by)}; the same command after the reboot refused as a replay"
 }
