@@ -109,15 +109,19 @@ func (p *Proxy) LastClient() int {
 	return p.clients[len(p.clients)-1]
 }
 
-// WaitQueued waits until the latest client's socket to the stalled proxy
-// holds at least min bytes it cannot send, and returns them, failing the
-// test after 30 s. Unlike WaitFull it does not wait for the buffers to
-// stop growing: a client that gives up a socket that takes nothing for a
-// few seconds (a write timeout) reconnects before they would.
-func (p *Proxy) WaitQueued(t testing.TB, min int) int {
+// WaitQueued calls offer (if not nil) every 20 ms until the latest
+// client's socket to the stalled proxy holds at least min bytes it cannot
+// send, and returns them, failing the test after 30 s. Unlike WaitFull it
+// does not wait for the buffers to stop growing: a client that gives up a
+// socket that takes nothing for a few seconds (a write timeout) reconnects
+// before they would.
+func (p *Proxy) WaitQueued(t testing.TB, min int, offer func()) int {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
+		if offer != nil {
+			offer()
+		}
 		q, err := sendQueue(p.LastClient())
 		if err == nil && q >= min {
 			return q

@@ -97,7 +97,7 @@ func TestHardeningStopWithAStalledBroker(t *testing.T) {
 	defer stopLines()
 	// A MiB stuck is plenty; waiting for the buffers to stop growing could
 	// outlast the bridge's 3 s write timeout, after which it reconnects.
-	queued := proxy.WaitQueued(t, 1<<20)
+	queued := proxy.WaitQueued(t, 1<<20, nil)
 	stopLines()
 	t.Logf("socket stuck: %d bytes queued after %d lines of 16 KiB", queued, lines.Load())
 
