@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"edge-agent/internal/strictjson"
 )
 
 // Bounds of a signed command.
@@ -96,7 +97,7 @@ func ParseCommand(text []byte) (Command, error) {
 		return c, Refuse(Malformed, "command is not UTF-8")
 	}
 	var seenCounter bool
-	err := readObject(text, func(key string, dec *json.Decoder) error {
+	err := strictjson.Object(text, func(key string, dec *json.Decoder) error {
 		var err error
 		switch key {
 		case "device":
@@ -126,44 +127,6 @@ func ParseCommand(text []byte) (Command, error) {
 		return Command{}, Refuse(Malformed, "command: %v", err)
 	}
 	return c, nil
-}
-
-// readObject reads one JSON object and nothing after it, calling value
-// for each key, which must consume exactly the key's value. Keys may not
-// repeat: decoders disagree on which of two wins.
-func readObject(data []byte, value func(key string, dec *json.Decoder) error) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if t, err := dec.Token(); err != nil {
-		return fmt.Errorf("not JSON: %v", err)
-	} else if t != json.Delim('{') {
-		return errors.New("not a JSON object")
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("not JSON: %v", err)
-		}
-		key, ok := t.(string)
-		if !ok {
-			return errors.New("not JSON: a key is not a string")
-		}
-		if seen[key] {
-			return fmt.Errorf("key %q appears twice", key)
-		}
-		seen[key] = true
-		if err := value(key, dec); err != nil {
-			return err
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return fmt.Errorf("not JSON: %v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("data after the JSON object")
-	}
-	return nil
 }
 
 func readString(dec *json.Decoder) (string, error) {

@@ -23,7 +23,10 @@
 // of cmd.sig>}. The device verifies the signature first, then parses the
 // text strictly (no unknown or repeated keys, which JSON readers resolve
 // differently), then checks that it names this device and the topic's
-// action.
+// action. CheckSignature and Signed.Verify are that signature check for
+// any namespace and a message read as a stream: the key and namespace
+// before the message is read, then the signature over it (agent/update
+// checks binaries so).
 //
 // Replays are refused with a counter per key (SHA256 fingerprint): a
 // command is accepted only if its counter is above the last one accepted

@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/hiddeco/sshsig"
+
+	"edge-agent/internal/strictjson"
 )
 
 // MaxPayload is the largest message a signed command may arrive in.
@@ -52,7 +54,7 @@ func ParsePayload(data []byte) (Payload, error) {
 		return p, Refuse(Malformed, "payload is not UTF-8")
 	}
 	var seen int
-	err := readObject(data, func(key string, dec *json.Decoder) error {
+	err := strictjson.Object(data, func(key string, dec *json.Decoder) error {
 		var err error
 		switch key {
 		case "command":

@@ -187,15 +187,7 @@ func TestStoreBadFile(t *testing.T) {
 // A full disk refuses the command (failed) and changes nothing: the old
 // file stays whole and the counter in memory stays where it was.
 func TestStoreDiskFull(t *testing.T) {
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=4k"); err != nil {
-		msg := "cannot mount a tmpfs here (needs root): " + err.Error()
-		if testenv.InCI() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	dir := testenv.Tmpfs(t, "4k")
 	path := filepath.Join(dir, "replay.json")
 	s := openStore(t, path)
 	all := listed("SHA256:a")

@@ -3,9 +3,6 @@ package authz
 import (
 	"bytes"
 	"sync/atomic"
-
-	"github.com/hiddeco/sshsig"
-	"golang.org/x/crypto/ssh"
 )
 
 // Verify checks a signed-mode payload: its size and shape, that its
@@ -19,21 +16,14 @@ func Verify(keys *Keys, payload []byte, deviceID, action string) (Command, Key, 
 	if err != nil {
 		return Command{}, Key{}, err
 	}
-	sig, err := ParseSignature(p.Signature)
+	signed, err := CheckSignature(keys, p.Signature, Namespace)
+	key := signed.Key
 	if err != nil {
-		return Command{}, Key{}, err
-	}
-	fp := ssh.FingerprintSHA256(sig.PublicKey)
-	key, ok := keys.Lookup(fp)
-	if !ok {
-		return Command{}, Key{}, Refuse(UnknownKey, "key %s (%s) is not in authorized_keys", fp, sig.PublicKey.Type())
-	}
-	if sig.Namespace != Namespace {
-		return Command{}, key, Refuse(BadSignature, "signature is for namespace %q, not %q: sign with ssh-keygen -Y sign -n %s", sig.Namespace, Namespace, Namespace)
+		return Command{}, key, err
 	}
 	text := []byte(p.Command)
-	if err := sshsig.Verify(bytes.NewReader(text), sig, key.PublicKey, sig.HashAlgorithm, Namespace); err != nil {
-		return Command{}, key, Refuse(BadSignature, "signature by %s does not verify over the command: %v", fp, err)
+	if err := signed.Verify(bytes.NewReader(text)); err != nil {
+		return Command{}, key, err
 	}
 	cmd, err := ParseCommand(text)
 	if err != nil {

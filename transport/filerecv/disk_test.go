@@ -7,28 +7,12 @@ import (
 	"path/filepath"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"edge-agent/transport/testenv"
 )
 
 // A small tmpfs stands in for a full SD card.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		msg := "cannot mount a tmpfs here (needs root): " + err.Error()
-		if testenv.InCI() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
-	return dir
-}
-
 func TestDiskFull(t *testing.T) {
-	dir := mountTmpfs(t, "1m")
+	dir := testenv.Tmpfs(t, "1m")
 	st, err := OpenStore(dir, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"edge-agent/transport/testenv"
 )
 
 // noPrealloc stands for a file system without fallocate (vfat and the
@@ -48,7 +50,7 @@ func offer(addr string, h Header) (net.Conn, map[string]any, error) {
 // reservingStore is a store on a 1 MiB tmpfs, preallocating or not.
 func reservingStore(t *testing.T, prealloc bool) *Store {
 	t.Helper()
-	st, err := OpenStore(mountTmpfs(t, "1m"), 0)
+	st, err := OpenStore(testenv.Tmpfs(t, "1m"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
