@@ -17,6 +17,7 @@ import (
 
 	"edge-agent/agent/actions"
 	"edge-agent/agent/authz"
+	"edge-agent/agent/update"
 	"edge-agent/transport/mqtt/bridge"
 )
 
@@ -27,14 +28,14 @@ import (
 var ErrRestart = errors.New("agent: restart requested")
 
 // replayCountersFile is the name of the replay counters in the state
-// directory (see stateDir).
+// directory (see StateDir).
 const replayCountersFile = "replay-counters.json"
 
-// stateDir is where the agent keeps what must survive a restart: the
+// StateDir is where the agent keeps what must survive a restart: the
 // directory systemd made for it (StateDirectory=, passed as
 // $STATE_DIRECTORY; /var/lib/edge-agent under the unit), else the
 // working directory.
-func stateDir() (string, error) {
+func StateDir() (string, error) {
 	if d, _, _ := strings.Cut(os.Getenv("STATE_DIRECTORY"), ":"); d != "" {
 		return d, nil
 	}
@@ -61,7 +62,7 @@ func (a *Agent) actionsService() *service {
 	s := &actionsService{a: a, log: a.log.With("service", "actions"), cfg: a.cfg.ActionsConfig}
 	a.actions = s
 	addr := Off
-	if len(s.cfg.Actions.List()) > 0 {
+	if len(a.cfg.allowedActions()) > 0 {
 		addr = s.cfg.ActionsAuth.String()
 	}
 	// With nothing allowed, every action is refused (not_allowed) and
@@ -76,7 +77,7 @@ func (a *Agent) actionsService() *service {
 func (s *actionsService) bind(addr string) (string, func(context.Context) error, error) {
 	c := s.cfg
 	cfg := actions.Config{
-		Allowed:       c.Actions.List(),
+		Allowed:       s.a.cfg.allowedActions(),
 		Dir:           c.ActionsDir,
 		Auth:          c.ActionsAuth,
 		DeviceID:      s.a.deviceID(),
@@ -91,7 +92,7 @@ func (s *actionsService) bind(addr string) (string, func(context.Context) error,
 		if err != nil {
 			return "", nil, &BindError{Service: "actions", Action: "read", Addr: c.ActionsAuthorizedKeys, Var: Prefix + "_ACTIONS_AUTHORIZED_KEYS", Err: err}
 		}
-		dir, err := stateDir()
+		dir, err := StateDir()
 		if err != nil {
 			return "", nil, fmt.Errorf("state directory: %w", err)
 		}
@@ -102,6 +103,10 @@ func (s *actionsService) bind(addr string) (string, func(context.Context) error,
 		}
 		s.verifier = authz.NewVerifier(keys, store)
 		cfg.Verifier = s.verifier
+		if s.a.cfg.Update {
+			s.a.updates.setKeys(s.verifier.Keys)
+			cfg.Update = s.a.updates.install
+		}
 		s.log.Info("authorized keys", "file", c.ActionsAuthorizedKeys, "keys", keys.Len(), "replay_counters", path)
 	}
 	r, err := actions.New(cfg)
@@ -176,7 +181,7 @@ func (s *actionsService) Counters() map[string]uint64 { return s.runner.Load().C
 // or not.
 func (s *actionsService) IsAction(name string) bool {
 	switch name {
-	case actions.Restart, actions.Reboot, actions.PowerOff:
+	case actions.Restart, actions.Reboot, actions.PowerOff, actions.Update:
 		return true
 	}
 	return strings.HasPrefix(name, actions.ScriptPrefix)
@@ -212,7 +217,11 @@ func (s *actionsService) Handle(ctx context.Context, action string, payload []by
 			Counter: res.Counter, ExitCode: res.ExitCode, DurationNS: int64(res.Duration)})
 	}
 	if err != nil {
-		return res, &bridge.ActionError{Code: codeOf(err), Err: errors.New(strings.TrimPrefix(err.Error(), reason.String()+": "))}
+		msg := strings.TrimPrefix(err.Error(), reason.String()+": ")
+		if r := update.ReasonOf(err); r != 0 {
+			msg = strings.TrimPrefix(msg, "update: "+r.String()+": ")
+		}
+		return res, &bridge.ActionError{Code: codeOf(err), Err: errors.New(msg)}
 	}
 	return res, nil
 }
@@ -243,6 +252,11 @@ func claims(payload []byte) (by string, counter uint64) {
 func codeOf(err error) string {
 	if err == nil {
 		return ""
+	}
+	// An update refused for its binary says why in update's terms; the
+	// runner reports it as failed.
+	if r := update.ReasonOf(err); r != 0 {
+		return r.String()
 	}
 	if r := authz.ReasonOf(err); r != 0 {
 		return r.String()

@@ -34,6 +34,7 @@ type Agent struct {
 	firmware *firmwarebridge.Link
 	mqtt     *bridgeService
 	actions  *actionsService
+	updates  *updater
 
 	mu      sync.Mutex
 	started time.Time
@@ -63,6 +64,7 @@ func New(cfg Config, log *slog.Logger) *Agent {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &Agent{cfg: cfg, log: log}
+	a.updates = a.newUpdater()
 	a.services = []*service{a.echoService(), a.ntpService(), a.timeService(), a.fileService()}
 	// Actions before MQTT: the bridge hands them its requests.
 	a.services = append(a.services, a.actionsService())
@@ -185,6 +187,7 @@ func (a *Agent) echoService() *service {
 // is served, with a *BindError. Run returns nil after a clean shutdown,
 // and ErrRestart after the restart action stopped it.
 func (a *Agent) Run(ctx context.Context) error {
+	begun := time.Now()
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	a.actions.watchRestart(stop)
@@ -198,10 +201,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		bound, serve, err := s.bind(s.addr)
 		if err != nil {
 			releaseAll(serves)
-			if be := (*BindError)(nil); errors.As(err, &be) {
-				return be
-			}
-			return &BindError{Service: s.name, Addr: s.addr, Var: s.envVar, Err: err}
+			be := &BindError{Service: s.name, Addr: s.addr, Var: s.envVar, Err: err}
+			errors.As(err, &be)
+			a.updates.fail("a service did not start: " + be.Error())
+			return be
 		}
 		a.mu.Lock()
 		s.bound = bound
@@ -227,6 +230,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			return nil
 		})
 	}
+	// After the services: a version on trial commits once they work.
+	g.Go(func() error { return a.updates.settle(gctx, begun) })
+	g.Go(func() error { return a.updates.watchdog(gctx) })
 	err := g.Wait()
 	if err == nil && errors.Is(context.Cause(ctx), ErrRestart) {
 		a.log.Info("edge-agent stopped to restart")

@@ -42,6 +42,9 @@ type Config struct {
 	// nothing unless EDGE_ACTIONS names it. Embedded, so that the
 	// allow-list is EDGE_ACTIONS itself.
 	ActionsConfig
+	// UpdateConfig is whether and how the agent updates itself: off
+	// unless EDGE_UPDATE=on.
+	UpdateConfig
 	// DeviceID names the device on MQTT; empty means the hostname, cut
 	// down to [a-zA-Z0-9_-].
 	DeviceID string `split_words:"true" desc:"device id in MQTT topics and Home Assistant" accepts:"letters, digits, _ and -; empty = the hostname" optional:"true"`

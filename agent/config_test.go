@@ -41,6 +41,7 @@ func TestLoadDefaults(t *testing.T) {
 		Console:       ConsoleConfig{Baud: 115200, Echo: true},
 		Firmware:      FirmwareConfig{Baud: 115200, Framing: firmwarebridge.FramingLines, MaxFrame: 1024},
 		ActionsConfig: defaultActions,
+		UpdateConfig:  defaultUpdate,
 	}
 	if c != want {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -110,6 +111,7 @@ func TestLoadReadsVariables(t *testing.T) {
 		Console:       ConsoleConfig{Port: "/dev/ttyGS0", Baud: 9600, Password: "pw", Echo: false},
 		Firmware:      FirmwareConfig{Port: "/dev/ttyACM0", Baud: 57600, Framing: firmwarebridge.FramingCOBS, MaxFrame: 256, DTR: true, RTS: true},
 		ActionsConfig: defaultActions,
+		UpdateConfig:  defaultUpdate,
 		DeviceID:      "pi-7",
 	}
 	if c != want {

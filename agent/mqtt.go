@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"edge-agent/agent/health"
+	"edge-agent/agent/update"
 	"edge-agent/transport/mqtt/bridge"
 	"edge-agent/transport/mqtt/broker"
 )
@@ -202,6 +203,12 @@ type stateDoc struct {
 	AgentGoroutines int `json:"agent_goroutines"`
 	health.Snapshot
 	Services map[string]serviceState `json:"services"`
+	// GOOS, GOARCH and GOARM are the binary's target: what an update
+	// for this device must be built for.
+	GOOS   string      `json:"goos"`
+	GOARCH string      `json:"goarch"`
+	GOARM  string      `json:"goarm,omitempty"`
+	Update updateState `json:"update"`
 }
 
 type serviceState struct {
@@ -218,7 +225,10 @@ func (m *mqttSource) State() any {
 	doc := stateDoc{
 		Time: time.Now().UTC(), DeviceID: m.a.deviceID(), Version: st.Version,
 		AgentUptimeS: st.Uptime.Seconds(), AgentGoroutines: st.Goroutines, Snapshot: snap, Services: map[string]serviceState{},
+		Update: m.a.updates.status(),
 	}
+	t := update.HostTarget()
+	doc.GOOS, doc.GOARCH, doc.GOARM = t.GOOS, t.GOARCH, t.GOARM
 	for _, s := range st.Services {
 		doc.Services[s.Name] = serviceState{Addr: s.Addr, Counters: s.Counters}
 	}

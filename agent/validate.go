@@ -153,6 +153,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateActions()...)
+	errs = append(errs, c.validateUpdate()...)
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
 }

@@ -204,6 +204,14 @@ $(printf '%s\n' "$version" | head -n 5)"
 fi
 say "binary $bin: $(printf '%s\n' "$version" | head -n 1)"
 commit "$bin_dst" 0755
+# A binary installed by hand takes over from signed updates: the launcher
+# would otherwise go on starting the binary of the update slots. The next
+# start makes new slots from it (with EDGE_UPDATE=on).
+slots=$ROOT/var/lib/edge-agent/slots
+if [ "$changed" = 1 ] && [ -d "$slots" ]; then
+	rm -rf "$slots" || die "cannot remove $slots"
+	say "removed: $slots (the update slots; this binary runs from now on)"
+fi
 
 stage "$unit_src" "$unit_dst" 0644
 commit "$unit_dst" 0644

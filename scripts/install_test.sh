@@ -104,6 +104,18 @@ expect_output "unchanged: $bin_dst"
 expect_output "unchanged: $unit_dst"
 expect_output "kept existing settings"
 
+step "a new binary takes over from the update slots"
+slots=$root/var/lib/edge-agent/slots
+mkdir -p "$slots" && echo a >"$slots/current"
+inst_ok "$bin"
+[[ -f $slots/current ]] || fail "re-installing the same binary removed $slots"
+cp "$bin" "$work/bin.other" && printf '\0' >>"$work/bin.other"
+inst_ok "$work/bin.other"
+[[ ! -e $slots ]] || fail "installing another binary left $slots"
+expect_output "removed: $slots"
+inst_ok "$bin"
+check_installed
+
 step "edited settings survive a re-install"
 echo 'EDGE_LOG_LEVEL=debug' >>"$env_dst"
 cp "$env_dst" "$work/env.edited"

@@ -13,6 +13,9 @@ const (
 	Reboot = "reboot"
 	// PowerOff powers the device off through systemd-logind.
 	PowerOff = "poweroff"
+	// Update installs a new agent binary announced by the signed
+	// command's args and restarts into it (see Config.Update).
+	Update = "update"
 	// ScriptPrefix starts script:NAME, which runs the program NAME from
 	// the actions directory.
 	ScriptPrefix = "script:"
@@ -26,7 +29,7 @@ const MaxScriptName = 64
 // script it returns NAME.
 func ParseAction(action string) (script string, err error) {
 	switch action {
-	case Restart, Reboot, PowerOff:
+	case Restart, Reboot, PowerOff, Update:
 		return "", nil
 	}
 	name, ok := strings.CutPrefix(action, ScriptPrefix)

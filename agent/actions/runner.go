@@ -108,7 +108,7 @@ func (r *Runner) handle(ctx context.Context, action string, payload []byte, reta
 		if err != nil {
 			return res, key.Fingerprint, err
 		}
-		if script == "" && len(cmd.Args) > 0 {
+		if script == "" && action != Update && len(cmd.Args) > 0 {
 			return res, key.Fingerprint, authz.Refuse(authz.Malformed, "%s takes no args", action)
 		}
 		if err := r.cfg.Verifier.Commit(key, cmd.Counter); err != nil {
@@ -131,6 +131,8 @@ func (r *Runner) handle(ctx context.Context, action string, payload []byte, reta
 		err = r.cfg.Power.Reboot(ctx)
 	case PowerOff:
 		err = r.cfg.Power.PowerOff(ctx)
+	case Update:
+		res.Output, err = r.cfg.Update(ctx, args)
 	default:
 		err = r.runScript(ctx, script, args, &res)
 	}

@@ -6,12 +6,20 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"syscall"
 )
 
+// SlotEnv is set by the launcher, in the environment of the slot it
+// starts, to that slot: a program that finds it set was started by the
+// launcher and must not launch again.
+const SlotEnv = "EDGE_UPDATE_SLOT"
+
 // Launch is the launcher: it runs the slot Decide chooses, in place of
 // the calling process (syscall.Exec with args as the new argv, args[0]
-// included, and env), after the new state is on disk. It returns only
+// included, and env with SlotEnv set to the slot), after the new state
+// is on disk. It returns only
 // when it could not: ErrNoSlots when stateDir has no layout (the caller
 // then runs the packaged binary), or the error of the exec.
 //
@@ -42,6 +50,9 @@ func launch(l *layout, args, env []string, stderr io.Writer, exec execFunc) erro
 	}
 	run := func(slot Slot) error {
 		path := l.path(string(slot))
+		env := append(slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+			return strings.HasPrefix(kv, SlotEnv+"=")
+		}), SlotEnv+"="+string(slot))
 		if err := exec(path, args, env); err != nil {
 			return fmt.Errorf("update: exec %s: %w", path, err)
 		}

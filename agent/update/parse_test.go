@@ -202,7 +202,7 @@ func TestParseCandidate(t *testing.T) {
 }
 
 func TestReasons(t *testing.T) {
-	want := "size checksum signature unknown_key version architecture not_executable io busy malformed"
+	want := "size checksum signature unknown_key version architecture not_executable io busy malformed download"
 	var got []string
 	for _, r := range Reasons() {
 		got = append(got, r.String())

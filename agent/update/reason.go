@@ -38,6 +38,9 @@ const (
 	// Malformed: the announcement is not the JSON object ParseCandidate
 	// reads.
 	Malformed
+	// Download: the binary or its signature could not be fetched (the
+	// server refused, the connection failed, the download timed out).
+	Download
 
 	numReasons
 )
@@ -45,7 +48,7 @@ const (
 var reasonNames = [numReasons]string{
 	Size: "size", Checksum: "checksum", Signature: "signature", UnknownKey: "unknown_key",
 	Version: "version", Architecture: "architecture", NotExecutable: "not_executable",
-	IO: "io", Busy: "busy", Malformed: "malformed",
+	IO: "io", Busy: "busy", Malformed: "malformed", Download: "download",
 }
 
 // String returns the reason's code, such as "unknown_key".

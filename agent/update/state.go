@@ -100,6 +100,9 @@ type Outcome struct {
 	To     string `json:"to"`
 	Result Result `json:"result"`
 	Reason string `json:"reason,omitempty"`
+	// Reported is set once the running version told the world (an
+	// event), so that it tells once however often it starts.
+	Reported bool `json:"reported,omitempty"`
 }
 
 func (o Outcome) String() string {

@@ -301,3 +301,29 @@ func (s *Store) Fail(reason string) error {
 	}
 	return err
 }
+
+// Report returns the last update's outcome if no start reported it yet,
+// and marks it reported; ok is false when there is nothing to report or
+// the layout cannot be changed (it is then reported at a later start). A
+// version on trial reports nothing: its outcome is not decided.
+func (s *Store) Report() (o Outcome, ok bool) {
+	err := s.locked(context.Background(), false, func(st State) error {
+		if st.Last == nil || st.Last.Reported || st.Trial != nil {
+			return nil
+		}
+		next := st
+		last := *st.Last
+		last.Reported = true
+		next.Last = &last
+		if err := s.l.apply(st, next); err != nil {
+			return err
+		}
+		o, ok = *st.Last, true
+		return nil
+	})
+	if err != nil {
+		s.opt.Log.Warn("reporting the last update", "err", err)
+		return Outcome{}, false
+	}
+	return o, ok
+}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -67,6 +68,7 @@ const (
 const stopGrace = 10 * time.Second
 
 func main() {
+	launch(os.Args, os.Stderr)
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -109,6 +111,11 @@ func runAgent(args []string, stderr io.Writer) int {
 	cfg, err := agent.Load()
 	if err != nil {
 		printConfigErrors(stderr, err)
+		// A new version that refuses the configuration is rolled back,
+		// not left stopped: systemd does not restart after status 2.
+		if failTrial("the configuration is refused: " + strings.ReplaceAll(err.Error(), "\n", "; ")) {
+			return exitFailure
+		}
 		return exitUsage
 	}
 	log := agent.NewLogger(cfg.Log, stderr)
