@@ -308,7 +308,21 @@ func (m *mqttSource) Sensors() []bridge.Sensor {
 	if linked {
 		s = append(s, serviceProblem)
 	}
+	if m.a.cfg.Update {
+		s = append(s, agentUpdate)
+	}
 	return s
+}
+
+// agentUpdate shows the version running and, after an update that was
+// rolled back, the version that was refused as the latest: Home
+// Assistant then shows an update pending, which is what needs a look.
+var agentUpdate = bridge.Sensor{
+	Key: "agent_update", Platform: bridge.PlatformUpdate, Name: "Agent", DeviceClass: "firmware", EntityCategory: "config",
+	// value_json['update'], not value_json.update: that is dict.update,
+	// which a sandboxed template may not touch.
+	Template: "{% set u = value_json['update'] %}{{ {'installed_version': value_json.version, 'title': 'edge-agent', 'latest_version':" +
+		" u['last']['to'] if u['last'] is defined and u['last']['result'] == 'rolled_back' else value_json.version} | tojson }}",
 }
 
 // serviceProblem is on while a service that is on is not working. A

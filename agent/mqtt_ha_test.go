@@ -55,6 +55,8 @@ func haSource(t *testing.T, console bool) *mqttSource {
 	}
 	c := testConfig(t)
 	c.MQTT.DiskFullPercent = 75
+	c.Update = true
+	t.Setenv("STATE_DIRECTORY", t.TempDir())
 	if console {
 		c.Console.Port = "/dev/ttyNOTHERE"
 	}
@@ -92,6 +94,9 @@ func TestHomeAssistantSensors(t *testing.T) {
 		if sensors[key].EntityCategory != "diagnostic" {
 			t.Errorf("%s: entity category %q, want diagnostic", key, sensors[key].EntityCategory)
 		}
+	}
+	if s := sensors["agent_update"]; s.Platform != bridge.PlatformUpdate || s.DeviceClass != "firmware" {
+		t.Errorf("agent_update: %+v, want an update entity of class firmware", s)
 	}
 	for _, key := range []string{"files_received", "echo_conns", "ntp_replies", "time_replies"} {
 		if s, ok := sensors[key]; !ok || s.EntityCategory != "" {
@@ -145,6 +150,10 @@ func TestHomeAssistantTemplatesRender(t *testing.T) {
 		}
 		svc["console"] = map[string]any{"addr": "/dev/ttyNOTHERE", "counters": map[string]any{"link_up": linkUp, "opens": 1}}
 		d["services"] = svc
+		d["version"] = "v2"
+		if under {
+			d["update"] = map[string]any{"enabled": true, "last": map[string]any{"from": "v2", "to": "v3", "result": "rolled_back", "reason": "did not commit"}}
+		}
 		return d
 	}
 	bad, good := set(true, false, 80, 0), set(false, true, 74.9, 1)
@@ -178,8 +187,23 @@ print(json.dumps([[env.from_string(t).render(value_json=d).strip() for t in req[
 		switch {
 		case s.Platform == bridge.PlatformBinarySensor && (onBad != "ON" || onGood != "OFF"):
 			t.Errorf("%s: %q with every alert on, %q with none; want ON and OFF", s.Key, onBad, onGood)
+		case s.Platform == bridge.PlatformUpdate && (versions(onBad) != "v2 v3" || versions(onGood) != "v2 v2"):
+			t.Errorf("%s: %q after a rollback, %q without; want v3 then v2 as the latest", s.Key, onBad, onGood)
 		case onBad == "" || onGood == "":
 			t.Errorf("%s: rendered empty (%q, %q)", s.Key, onBad, onGood)
 		}
 	}
+}
+
+// versions reads an update entity's rendered state as Home Assistant
+// does: "installed latest".
+func versions(rendered string) string {
+	var v struct {
+		Installed string `json:"installed_version"`
+		Latest    string `json:"latest_version"`
+	}
+	if json.Unmarshal([]byte(rendered), &v) != nil {
+		return "not JSON"
+	}
+	return v.Installed + " " + v.Latest
 }

@@ -78,6 +78,9 @@ func (u *updater) checkTrial(ctx context.Context, since time.Time) error {
 		u.log.Error("committing the version on trial", "err", err)
 		return nil
 	}
+	// The outcome first: a state document that says no trial says how
+	// it ended.
+	u.refresh()
 	u.trial.Store(false)
 	return nil
 }

@@ -25,7 +25,10 @@ Usage:
   edge-agent [run]             run the services configured by EDGE_ variables
   edge-agent config [--markdown]
                                every EDGE_ variable: default, value, meaning
-  edge-agent version           version, commit, Go version and target
+  edge-agent version [--update]
+                               version, commit, Go version and target; with
+                               --update the update slots: current, previous,
+                               last update
   edge-agent echo [--udp] [--timeout D] HOST:PORT [MESSAGE...]
                                send MESSAGE (or each line of standard input)
                                to an echo server and print the reply
@@ -83,8 +86,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "config":
 		return printConfig(args, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, agent.Build())
-		return exitOK
+		return versionCommand(args, stdout, stderr)
 	case "echo":
 		return echoClient(args, stdin, stdout, stderr)
 	case "time":

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -47,10 +48,11 @@ func TestUpdateSignedWithRollback(t *testing.T) {
 	notify := listenNotify(t)
 	stateDir := t.TempDir()
 	env := append(s.env(""), "EDGE_DEVICE_ID="+dev, "EDGE_UPDATE=on", "EDGE_MQTT_URL="+proxy.URL(),
-		"EDGE_UPDATE_HEALTH_WINDOW=5s", "NOTIFY_SOCKET="+notify.path, "STATE_DIRECTORY="+stateDir)
+		"EDGE_UPDATE_HEALTH_WINDOW=5s", "NOTIFY_SOCKET="+notify.path, "WATCHDOG_USEC=400000", "STATE_DIRECTORY="+stateDir)
 
 	p := startActionsAgent(t, env...)
 	testenv.WaitFor(t, "READY=1", func() bool { return notify.count("READY=1") == 1 })
+	testenv.WaitFor(t, "watchdog keep-alives", func() bool { return notify.count("WATCHDOG=1") >= 3 })
 	st := op.stateWhere(t, dev, func(st deviceState) bool { return st.Update.Enabled })
 	if st.Version != "dev" || st.GOARCH != runtime.GOARCH || st.Update.Slot != "" || st.Update.Last != nil {
 		t.Errorf("first state: %+v", st)
@@ -115,6 +117,12 @@ func TestUpdateSignedWithRollback(t *testing.T) {
 		t.Errorf("update_committed %v", d)
 	}
 	testenv.WaitFor(t, "READY=1 from the new version", func() bool { return notify.count("READY=1") == 2 })
+	out, err := command(context.Background(), []string{"STATE_DIRECTORY=" + stateDir}, "version", "--update").CombinedOutput()
+	for _, want := range []string{"edge-agent dev ", "current:  slot b, v2.0.0-test", "previous: slot a, dev", "last update: dev -> v2.0.0-test: committed"} {
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Errorf("version --update (%v) does not say %q:\n%s", err, want, out)
+		}
+	}
 	select {
 	case <-p.exited:
 		t.Fatalf("the agent exited on its update: %v", p.cmd.ProcessState)
@@ -173,8 +181,9 @@ func TestUpdateSignedWithRollback(t *testing.T) {
 	why := rollBack(rel.offer(t, "v4", v4, s.key, "v4.0.0-test"), false, func() {
 		noBroker()
 		t.Cleanup(func() { proxy.Refuse(false) })
+		exited := p.exited
 		go func() {
-			<-p.exited
+			<-exited
 			proxy.Refuse(false)
 		}()
 	})

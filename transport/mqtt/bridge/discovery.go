@@ -16,6 +16,9 @@ const (
 	PlatformSensor       = "sensor"
 	PlatformBinarySensor = "binary_sensor"
 	PlatformButton       = "button"
+	// PlatformUpdate is Home Assistant's update entity: Template renders
+	// the JSON object {"installed_version": ..., "latest_version": ...}.
+	PlatformUpdate = "update"
 )
 
 // Sensor is one value Home Assistant shows for the device, read from the
@@ -80,18 +83,24 @@ func (s Sensor) Validate() error {
 		return bad("key must be 1 to 64 of [a-zA-Z0-9_-]")
 	case s.Name == "" || s.Template == "":
 		return bad("name and template are required")
-	case s.EntityCategory != "" && s.EntityCategory != "diagnostic":
-		return bad(`entity category must be empty or "diagnostic"`)
+	case s.EntityCategory != "" && s.EntityCategory != "diagnostic" && !(s.Platform == PlatformUpdate && s.EntityCategory == "config"):
+		return bad(`entity category must be empty or "diagnostic" ("config" too for an update)`)
 	}
 	switch s.platform() {
 	case PlatformSensor:
+	case PlatformUpdate:
+		// update.py has no unit_of_measurement nor state_class, and
+		// firmware as its only device class.
+		if s.Unit != "" || s.StateClass != "" || (s.DeviceClass != "" && s.DeviceClass != "firmware") {
+			return bad("an update has no unit or state class, and firmware or no device class")
+		}
 	case PlatformBinarySensor:
 		// binary_sensor.py has no unit_of_measurement nor state_class.
 		if s.Unit != "" || s.StateClass != "" {
 			return bad("a binary sensor has no unit or state class")
 		}
 	default:
-		return bad("platform must be sensor or binary_sensor")
+		return bad("platform must be sensor, binary_sensor or update")
 	}
 	return nil
 }

@@ -51,7 +51,7 @@ func parseDeviceComponents(payload []byte) map[string]string {
 			}
 		}
 		switch p {
-		case PlatformSensor, PlatformBinarySensor, PlatformButton:
+		case PlatformSensor, PlatformBinarySensor, PlatformButton, PlatformUpdate:
 			out[key] = p
 		}
 	}

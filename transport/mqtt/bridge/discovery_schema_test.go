@@ -55,7 +55,7 @@ func loadHASchema(t testing.TB) haSchema {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"device_discovery", "shared", "device", "origin", "entity_common", "component", "sensor", "binary_sensor", "button", "removed"} {
+	for _, want := range []string{"device_discovery", "shared", "device", "origin", "entity_common", "component", "sensor", "binary_sensor", "button", "update", "removed"} {
 		if len(s.keys[want]) == 0 {
 			t.Fatalf("testdata has no [%s]", want)
 		}
@@ -204,7 +204,7 @@ func TestHomeAssistantSchemaCheck(t *testing.T) {
 
 // Every device message the bridge publishes, taken from a broker, is one
 // Home Assistant accepts key by key: a sensor, a diagnostic one, binary
-// sensors, buttons, and the removal of a component after a restart, sent
+// sensors, an update, buttons, and the removal of a component after a restart, sent
 // once.
 func TestDiscoveryMatchesHomeAssistantSchema(t *testing.T) {
 	s := loadHASchema(t)
@@ -213,6 +213,7 @@ func TestDiscoveryMatchesHomeAssistantSchema(t *testing.T) {
 			{Key: "uptime", Name: "Uptime", Template: "{{ value_json.uptime_s | int }}", Unit: "s", DeviceClass: "duration", StateClass: "measurement", EntityCategory: "diagnostic"},
 			{Key: "files", Name: "Files received", Template: "{{ value_json.n }}", StateClass: "total_increasing", Icon: "mdi:file-download"},
 			{Key: "under_voltage_problem", Platform: PlatformBinarySensor, Name: "Under-voltage", Template: "{{ 'ON' if value_json.n else 'OFF' }}", DeviceClass: "problem"},
+			{Key: "agent_update", Platform: PlatformUpdate, Name: "Agent", Template: "{{ {'installed_version': value_json.version} | tojson }}", DeviceClass: "firmware", EntityCategory: "config"},
 		}}, buttons: []Button{
 			{Key: "reboot", Name: "Reboot", Command: "cmd/reboot", DeviceClass: "restart", EntityCategory: "config", Icon: "mdi:restart"},
 			{Key: "script_backup", Name: "Backup", Command: "cmd/script:backup"},
