@@ -53,6 +53,8 @@ type actionsService struct {
 	runner atomic.Pointer[actions.Runner]
 	// verifier is nil in broker mode or with nothing allowed.
 	verifier *authz.Verifier
+	// binaryKeys are the keys that sign update binaries in broker mode.
+	binaryKeys atomic.Pointer[authz.Keys]
 
 	mu   sync.Mutex
 	stop context.CancelCauseFunc // the running agent's, for a restart
@@ -103,11 +105,21 @@ func (s *actionsService) bind(addr string) (string, func(context.Context) error,
 		}
 		s.verifier = authz.NewVerifier(keys, store)
 		cfg.Verifier = s.verifier
-		if s.a.cfg.Update {
-			s.a.updates.setKeys(s.verifier.Keys)
-			cfg.Update = s.a.updates.install
-		}
 		s.log.Info("authorized keys", "file", c.ActionsAuthorizedKeys, "keys", keys.Len(), "replay_counters", path)
+	}
+	if s.a.cfg.Update {
+		// The binaries are signed in broker mode too: the keys are read
+		// for them alone.
+		if s.verifier == nil {
+			keys, err := loadKeys(c.ActionsAuthorizedKeys)
+			if err != nil {
+				return "", nil, &BindError{Service: "actions", Action: "read", Addr: c.ActionsAuthorizedKeys, Var: Prefix + "_ACTIONS_AUTHORIZED_KEYS", Err: err}
+			}
+			s.binaryKeys.Store(keys)
+			s.log.Info("authorized keys for update binaries", "file", c.ActionsAuthorizedKeys, "keys", keys.Len())
+		}
+		s.a.updates.setKeys(s.keys)
+		cfg.Update = s.a.updates.install
 	}
 	r, err := actions.New(cfg)
 	if err != nil {
@@ -128,7 +140,7 @@ func loadKeys(path string) (*authz.Keys, error) {
 // serve re-reads authorized_keys on SIGHUP, in signed mode, until ctx
 // ends. A file that cannot be used leaves the keys in use as they were.
 func (s *actionsService) serve(ctx context.Context) error {
-	if s.verifier == nil {
+	if s.verifier == nil && s.binaryKeys.Load() == nil {
 		<-ctx.Done()
 		return nil
 	}
@@ -146,10 +158,23 @@ func (s *actionsService) serve(ctx context.Context) error {
 				s.log.Error("SIGHUP: keeping the authorized keys in use", "file", path, "err", err)
 				continue
 			}
-			s.verifier.SetKeys(keys)
+			if s.verifier != nil {
+				s.verifier.SetKeys(keys)
+			} else {
+				s.binaryKeys.Store(keys)
+			}
 			s.log.Info("SIGHUP: authorized keys read again", "file", path, "keys", keys.Len())
 		}
 	}
+}
+
+// keys are the keys in use: the verifier's, or in broker mode those read
+// for update binaries.
+func (s *actionsService) keys() *authz.Keys {
+	if s.verifier != nil {
+		return s.verifier.Keys()
+	}
+	return s.binaryKeys.Load()
 }
 
 // watchRestart lets the restart action stop the agent's Run, whose

@@ -164,6 +164,9 @@ func (a *Agent) bridgeConfig(brokers []string, embedded string) (bridge.Config, 
 	if !serialOff(a.cfg.Firmware.Port) {
 		cfg.Subscriptions = map[string]func([]byte){firmwareTx: func(p []byte) { a.firmware.Send(p) }}
 	}
+	if a.updates.store != nil && a.updates.broker {
+		cfg.StateSubscriptions = map[string]func([]byte){offerTopic: a.updates.setOffer}
+	}
 	password, t, err := c.ClientFiles().Load()
 	if err != nil {
 		var fe *MQTTFileError
@@ -309,7 +312,11 @@ func (m *mqttSource) Sensors() []bridge.Sensor {
 		s = append(s, serviceProblem)
 	}
 	if m.a.cfg.Update {
-		s = append(s, agentUpdate)
+		u := agentUpdate
+		if m.a.updates.broker {
+			u = agentUpdateInstall
+		}
+		s = append(s, u)
 	}
 	return s
 }
@@ -323,6 +330,15 @@ var agentUpdate = bridge.Sensor{
 	// which a sandboxed template may not touch.
 	Template: "{% set u = value_json['update'] %}{{ {'installed_version': value_json.version, 'title': 'edge-agent', 'latest_version':" +
 		" u['last']['to'] if u['last'] is defined and u['last']['result'] == 'rolled_back' else value_json.version} | tojson }}",
+}
+
+// agentUpdateInstall is the update entity in broker mode: the latest
+// version is the one on offer, and Install publishes "install" on
+// cmd/update, which installs it.
+var agentUpdateInstall = bridge.Sensor{
+	Key: "agent_update", Platform: bridge.PlatformUpdate, Name: "Agent", DeviceClass: "firmware", EntityCategory: "config",
+	Template: "{{ {'installed_version': value_json.version, 'title': 'edge-agent'} | tojson }}",
+	Install:  &bridge.Install{Command: "cmd/update", Payload: "install", LatestTopic: offerTopic, LatestTemplate: "{{ value_json.version }}"},
 }
 
 // serviceProblem is on while a service that is on is not working. A

@@ -11,7 +11,7 @@ import (
 // UpdateConfig configures signed updates of the agent itself (package
 // update). Embedded, so that the switch is EDGE_UPDATE itself.
 type UpdateConfig struct {
-	Update                Switch        `default:"off" desc:"on: accept signed update commands (cmd/update, as edge-agent fleet update sends) that install a new agent binary into the state directory and start it on trial; needs EDGE_ACTIONS_AUTHORIZED_KEYS and signed actions" accepts:"on, off"`
+	Update                Switch        `default:"off" desc:"on: accept update commands (cmd/update: signed, as edge-agent fleet update sends; in broker mode the retained update/offer) that install a new agent binary signed by a key of EDGE_ACTIONS_AUTHORIZED_KEYS into the state directory and start it on trial" accepts:"on, off"`
 	UpdateHealthWindow    time.Duration `split_words:"true" default:"60s" desc:"a new version must bind every service and reach the broker within this long of its start, else it is rolled back" accepts:"a duration from 5s to 30m"`
 	UpdateDownloadTimeout time.Duration `split_words:"true" default:"5m" desc:"the download of a new binary and its signature must end within this long" accepts:"a duration from 5s to 1h"`
 	UpdateMaxSize         ByteSize      `split_words:"true" default:"64MiB" desc:"largest binary an update may announce" accepts:"a size from 1MiB to 256MiB"`
@@ -66,15 +66,11 @@ func (c Config) validateUpdate() []error {
 	if !u.Update {
 		return errs
 	}
-	switch {
-	case c.MQTT.URL == Off:
+	if c.MQTT.URL == Off {
 		bad("UPDATE", u.Update.String(), "off while EDGE_MQTT_URL=off: updates are asked for over MQTT")
-	case c.ActionsAuth != actions.Signed:
-		bad("UPDATE", u.Update.String(), "off while EDGE_ACTIONS_AUTH=broker: an update is a signed command naming the binary; set EDGE_ACTIONS_AUTH=signed")
-	default:
-		if err := checkAuthorizedKeys(c.ActionsAuthorizedKeys); err != nil {
-			bad("ACTIONS_AUTHORIZED_KEYS", c.ActionsAuthorizedKeys, err.Error()+" (EDGE_UPDATE=on: the keys sign the updates)")
-		}
+	} else if err := checkAuthorizedKeys(c.ActionsAuthorizedKeys); err != nil {
+		// In broker mode too: every binary is signed.
+		bad("ACTIONS_AUTHORIZED_KEYS", c.ActionsAuthorizedKeys, err.Error()+" (EDGE_UPDATE=on: the keys sign the binaries)")
 	}
 	return errs
 }

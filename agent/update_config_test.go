@@ -33,7 +33,11 @@ func TestValidateUpdate(t *testing.T) {
 		{"on with actions", func(c *Config) { c.Update, c.Actions = true, "restart" }, nil},
 		{"on without keys", func(c *Config) { c.Update, c.ActionsAuthorizedKeys = true, "/nonexistent/keys" },
 			[]string{"EDGE_ACTIONS_AUTHORIZED_KEYS", "EDGE_UPDATE=on"}},
-		{"on in broker mode", func(c *Config) { c.Update, c.ActionsAuth = true, actions.Broker }, []string{"EDGE_UPDATE=\"on\"", "EDGE_ACTIONS_AUTH=signed"}},
+		{"on in broker mode", func(c *Config) { c.Update, c.ActionsAuth = true, actions.Broker }, nil},
+		{"on in broker mode without keys", func(c *Config) {
+			c.Update, c.ActionsAuth, c.ActionsAuthorizedKeys = true, actions.Broker, "/nonexistent/keys"
+		},
+			[]string{"EDGE_ACTIONS_AUTHORIZED_KEYS", "sign the binaries"}},
 		{"on without MQTT", func(c *Config) { c.Update, c.MQTT.URL = true, Off }, []string{"EDGE_UPDATE=\"on\"", "EDGE_MQTT_URL=off"}},
 		{"update listed as an action", func(c *Config) { c.Actions = "restart,update" }, []string{"EDGE_ACTIONS", "EDGE_UPDATE=on"}},
 		{"window too short", func(c *Config) { c.UpdateHealthWindow = time.Second }, []string{"EDGE_UPDATE_HEALTH_WINDOW=\"1s\"", "5s to 30m"}},

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"edge-agent/agent/actions"
 	"edge-agent/agent/authz"
 	"edge-agent/agent/update"
 )
@@ -42,10 +43,16 @@ type updater struct {
 	trial atomic.Bool
 	// seen is the layout as last read, for the state document.
 	seen atomic.Pointer[update.State]
+	// broker: commands carry no args (EDGE_ACTIONS_AUTH=broker); install
+	// takes the offer held, the latest message on offerTopic.
+	broker    bool
+	offer     atomic.Pointer[[]string]
+	badOffers atomic.Uint64
 }
 
 func (a *Agent) newUpdater() *updater {
-	u := &updater{a: a, log: a.log.With("service", "update"), cfg: a.cfg.UpdateConfig, slot: update.Slot(os.Getenv(update.SlotEnv))}
+	u := &updater{a: a, log: a.log.With("service", "update"), cfg: a.cfg.UpdateConfig, slot: update.Slot(os.Getenv(update.SlotEnv)),
+		broker: a.cfg.ActionsAuth == actions.Broker}
 	if !u.cfg.Update {
 		return u
 	}
@@ -78,11 +85,18 @@ func (u *updater) setKeys(keys func() *authz.Keys) { u.keys.Store(&keys) }
 const updateArgs = "VERSION URL SIZE SHA256"
 
 // install is the update action: it downloads the binary and its
-// signature (URL.sig), installs them into the other slot as the version
+// signature (URL.sig) the signed command's args name (in broker mode, the
+// offer held), installs them into the other slot as the version
 // on trial, and restarts the agent through the launcher to start it.
 func (u *updater) install(ctx context.Context, args []string) (string, error) {
 	if u.store == nil {
 		return "", errors.New("updates are off on this device (EDGE_UPDATE)")
+	}
+	if u.broker {
+		var err error
+		if args, err = u.offered(); err != nil {
+			return "", err
+		}
 	}
 	want, src, err := parseUpdateArgs(args, int64(u.cfg.UpdateMaxSize))
 	if err != nil {

@@ -66,9 +66,9 @@ type Config struct {
 	// Power reboots and powers off; nil means systemd-logind on the
 	// system bus (Logind{}).
 	Power Power
-	// Update runs the update action with the signed command's args and
-	// returns what the reply should say; required when update is
-	// allowed, which needs Auth Signed. An error that is not an
+	// Update runs the update action with the signed command's args (none
+	// in broker mode) and returns what the reply should say; required
+	// when update is allowed. An error that is not an
 	// *authz.Refusal is reported as failed, and kept (wrapped) for the
 	// caller to read a finer reason from.
 	Update func(ctx context.Context, args []string) (string, error)
@@ -93,9 +93,6 @@ func (c Config) Validate() error {
 		}
 		if a == Update && c.Update == nil {
 			errs = append(errs, errors.New("actions: update is allowed but the agent gave no way to update"))
-		}
-		if a == Update && c.Auth != Signed {
-			errs = append(errs, errors.New("actions: update needs signed commands: they name the binary to install"))
 		}
 	}
 	if scripts && c.Dir != "" && !filepath.IsAbs(c.Dir) {

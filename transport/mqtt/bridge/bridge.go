@@ -46,6 +46,12 @@ type Config struct {
 	// Retained messages on these topics, like those on cmd/, are never
 	// handed on (counted as retained_dropped).
 	Subscriptions map[string]func(payload []byte)
+	// StateSubscriptions hand the messages of topics under the device's
+	// base that hold state, such as "update/offer", to their function,
+	// retained or not: the broker gives the retained one at each
+	// subscription, and the latest is what counts. Same rules otherwise
+	// as Subscriptions.
+	StateSubscriptions map[string]func(payload []byte)
 	// Actions, when set, answers cmd/<action> topics it names: each
 	// request on a goroutine of the bridge's (see actions.go).
 	Actions Actions
@@ -233,6 +239,9 @@ func (b *Bridge) options() *paho.ClientOptions {
 		c.Subscribe(b.topics.commands(), 1, b.liveCommands(b.onCommand)).WaitTimeout(5 * time.Second)
 		for sub, fn := range b.cfg.Subscriptions {
 			c.Subscribe(b.topics.base+"/"+sub, 1, b.live(func(_ paho.Client, m paho.Message) { fn(m.Payload()) })).WaitTimeout(5 * time.Second)
+		}
+		for sub, fn := range b.cfg.StateSubscriptions {
+			c.Subscribe(b.topics.base+"/"+sub, 1, func(_ paho.Client, m paho.Message) { fn(m.Payload()) }).WaitTimeout(5 * time.Second)
 		}
 		b.subscribeDiscovery(c)
 		signal(b.connected)

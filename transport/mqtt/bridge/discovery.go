@@ -39,6 +39,18 @@ type Sensor struct {
 	// for what describes the device itself (load, temperatures, uptime).
 	// Home Assistant refuses "config" on sensors and binary sensors.
 	EntityCategory string
+	// Install, for PlatformUpdate only, makes the update installable
+	// from Home Assistant.
+	Install *Install
+}
+
+// Install is how Home Assistant installs an update: it shows the latest
+// version from a topic and publishes Payload on Command to install it.
+type Install struct {
+	Command        string // topic under <prefix>/<device>/, e.g. "cmd/update"
+	Payload        string
+	LatestTopic    string // topic under <prefix>/<device>/ of the latest version
+	LatestTemplate string // value template over LatestTopic's messages
 }
 
 // Button is a Home Assistant button: pressing it publishes "PRESS", not
@@ -86,6 +98,9 @@ func (s Sensor) Validate() error {
 	case s.EntityCategory != "" && s.EntityCategory != "diagnostic" && !(s.Platform == PlatformUpdate && s.EntityCategory == "config"):
 		return bad(`entity category must be empty or "diagnostic" ("config" too for an update)`)
 	}
+	if s.Install != nil && s.platform() != PlatformUpdate {
+		return bad("only an update has an install")
+	}
 	switch s.platform() {
 	case PlatformSensor:
 	case PlatformUpdate:
@@ -93,6 +108,9 @@ func (s Sensor) Validate() error {
 		// firmware as its only device class.
 		if s.Unit != "" || s.StateClass != "" || (s.DeviceClass != "" && s.DeviceClass != "firmware") {
 			return bad("an update has no unit or state class, and firmware or no device class")
+		}
+		if i := s.Install; i != nil && (!underBase(i.Command) || !underBase(i.LatestTopic) || i.Payload == "" || i.LatestTemplate == "") {
+			return bad("an install needs command and latest topics under the device's base, a payload and a template")
 		}
 	case PlatformBinarySensor:
 		// binary_sensor.py has no unit_of_measurement nor state_class.
@@ -103,6 +121,13 @@ func (s Sensor) Validate() error {
 		return bad("platform must be sensor, binary_sensor or update")
 	}
 	return nil
+}
+
+// underBase reports whether topic is a plain topic that can follow
+// <prefix>/<device>/: no wildcards, no empty level.
+func underBase(topic string) bool {
+	return topic != "" && !strings.ContainsAny(topic, "+#\x00") && !strings.HasPrefix(topic, "/") &&
+		!strings.HasSuffix(topic, "/") && !strings.Contains(topic, "//")
 }
 
 func (s Sensor) platform() string {
@@ -121,8 +146,7 @@ func (b Button) Validate() error {
 		return bad("key must be 1 to 64 of [a-zA-Z0-9_-]")
 	case b.Name == "":
 		return bad("name is required")
-	case b.Command == "" || strings.ContainsAny(b.Command, "+#\x00") || strings.HasPrefix(b.Command, "/") ||
-		strings.HasSuffix(b.Command, "/") || strings.Contains(b.Command, "//"):
+	case !underBase(b.Command):
 		return bad("command must be a topic under the device's base, such as cmd/reboot")
 	case b.EntityCategory != "" && b.EntityCategory != "config" && b.EntityCategory != "diagnostic":
 		return bad(`entity category must be empty, "config" or "diagnostic"`)
@@ -182,16 +206,19 @@ type haComponent struct {
 	// in 2026.4). entity.py keeps what follows the first "." and
 	// slugifies it; the platform part must be there or the id comes out
 	// as unnamed_device.
-	DefaultEntityID string `json:"default_entity_id,omitempty"`
-	ValueTemplate   string `json:"value_template,omitempty"`
-	CommandTopic    string `json:"command_topic,omitempty"`
-	PayloadPress    string `json:"payload_press,omitempty"`
-	QoS             int    `json:"qos,omitempty"`
-	Unit            string `json:"unit_of_measurement,omitempty"`
-	DeviceClass     string `json:"device_class,omitempty"`
-	StateClass      string `json:"state_class,omitempty"`
-	EntityCategory  string `json:"entity_category,omitempty"`
-	Icon            string `json:"icon,omitempty"`
+	DefaultEntityID       string `json:"default_entity_id,omitempty"`
+	ValueTemplate         string `json:"value_template,omitempty"`
+	CommandTopic          string `json:"command_topic,omitempty"`
+	PayloadPress          string `json:"payload_press,omitempty"`
+	PayloadInstall        string `json:"payload_install,omitempty"`
+	LatestVersionTopic    string `json:"latest_version_topic,omitempty"`
+	LatestVersionTemplate string `json:"latest_version_template,omitempty"`
+	QoS                   int    `json:"qos,omitempty"`
+	Unit                  string `json:"unit_of_measurement,omitempty"`
+	DeviceClass           string `json:"device_class,omitempty"`
+	StateClass            string `json:"state_class,omitempty"`
+	EntityCategory        string `json:"entity_category,omitempty"`
+	Icon                  string `json:"icon,omitempty"`
 }
 
 // migratePayload is what Home Assistant's discovery.py takes, on a
@@ -227,6 +254,10 @@ func (b *Bridge) sensorComponent(s Sensor) haComponent {
 	c.ValueTemplate, c.DeviceClass, c.Icon, c.EntityCategory = s.Template, s.DeviceClass, s.Icon, s.EntityCategory
 	if s.platform() == PlatformSensor {
 		c.Unit, c.StateClass = s.Unit, s.StateClass
+	}
+	if i := s.Install; i != nil {
+		c.CommandTopic, c.PayloadInstall, c.QoS = b.topics.base+"/"+i.Command, i.Payload, 1
+		c.LatestVersionTopic, c.LatestVersionTemplate = b.topics.base+"/"+i.LatestTopic, i.LatestTemplate
 	}
 	return c
 }

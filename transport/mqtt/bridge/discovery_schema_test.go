@@ -213,7 +213,8 @@ func TestDiscoveryMatchesHomeAssistantSchema(t *testing.T) {
 			{Key: "uptime", Name: "Uptime", Template: "{{ value_json.uptime_s | int }}", Unit: "s", DeviceClass: "duration", StateClass: "measurement", EntityCategory: "diagnostic"},
 			{Key: "files", Name: "Files received", Template: "{{ value_json.n }}", StateClass: "total_increasing", Icon: "mdi:file-download"},
 			{Key: "under_voltage_problem", Platform: PlatformBinarySensor, Name: "Under-voltage", Template: "{{ 'ON' if value_json.n else 'OFF' }}", DeviceClass: "problem"},
-			{Key: "agent_update", Platform: PlatformUpdate, Name: "Agent", Template: "{{ {'installed_version': value_json.version} | tojson }}", DeviceClass: "firmware", EntityCategory: "config"},
+			{Key: "agent_update", Platform: PlatformUpdate, Name: "Agent", Template: "{{ {'installed_version': value_json.version} | tojson }}", DeviceClass: "firmware", EntityCategory: "config",
+				Install: &Install{Command: "cmd/update", Payload: "install", LatestTopic: "update/offer", LatestTemplate: "{{ value_json.version }}"}},
 		}}, buttons: []Button{
 			{Key: "reboot", Name: "Reboot", Command: "cmd/reboot", DeviceClass: "restart", EntityCategory: "config", Icon: "mdi:restart"},
 			{Key: "script_backup", Name: "Backup", Command: "cmd/script:backup"},

@@ -79,6 +79,7 @@ func TestEntitySlug(t *testing.T) {
 
 func TestSensorValidate(t *testing.T) {
 	ok := Sensor{Key: "load_1", Name: "Load", Template: "{{ value_json.load_1 }}"}
+	install := Install{Command: "cmd/update", Payload: "install", LatestTopic: "update/offer", LatestTemplate: "{{ value_json.version }}"}
 	for _, tc := range []struct {
 		name  string
 		edit  func(*Sensor)
@@ -94,6 +95,14 @@ func TestSensorValidate(t *testing.T) {
 		{"update", func(s *Sensor) { s.Platform, s.DeviceClass, s.EntityCategory = PlatformUpdate, "firmware", "config" }, true},
 		{"update with unit", func(s *Sensor) { s.Platform, s.Unit = PlatformUpdate, "s" }, false},
 		{"update of another class", func(s *Sensor) { s.Platform, s.DeviceClass = PlatformUpdate, "problem" }, false},
+		{"update with install", func(s *Sensor) { s.Platform, s.Install = PlatformUpdate, &install }, true},
+		{"install on a sensor", func(s *Sensor) { s.Install = &install }, false},
+		{"install with a wildcard", func(s *Sensor) {
+			s.Platform, s.Install = PlatformUpdate, &Install{Command: "cmd/+", Payload: "install", LatestTopic: "update/offer", LatestTemplate: "{{ value }}"}
+		}, false},
+		{"install without payload", func(s *Sensor) {
+			s.Platform, s.Install = PlatformUpdate, &Install{Command: "cmd/update", LatestTopic: "update/offer", LatestTemplate: "{{ value }}"}
+		}, false},
 		{"empty key", func(s *Sensor) { s.Key = "" }, false},
 		{"space in key", func(s *Sensor) { s.Key = "load 1" }, false},
 		{"slash in key", func(s *Sensor) { s.Key = "a/b" }, false},

@@ -115,3 +115,28 @@ func TestRetainedLogIsBounded(t *testing.T) {
 		t.Errorf("%d log lines, want %d:\n%s", n, retainedLogTopics+1, logs.String())
 	}
 }
+
+// A state topic (an update offer) is the other way round: its retained
+// message is what it is for, handed on at each subscription, and so is a
+// live one; an empty retained message (the offer cleared) too.
+func TestStateSubscriptionsTakeRetained(t *testing.T) {
+	m := testenv.StartMosquitto(t)
+	p := testenv.StartProxy(t, m.Addr)
+	var offer record
+	cfg := Config{Brokers: []string{p.URL()}, DeviceID: "pi-o", Interval: time.Hour, DiscoveryPrefix: "off",
+		StateSubscriptions: map[string]func([]byte){"update/offer": offer.add}}
+	w := watch(t, m.URL, "edge/pi-o/availability")
+	w.publish(t, "edge/pi-o/update/offer", true, "v1")
+	b := run(t, cfg, &fakeSource{})
+	testenv.WaitFor(t, "the retained offer", func() bool { return offer.String() == "v1" })
+	w.publish(t, "edge/pi-o/update/offer", true, "v2")
+	testenv.WaitFor(t, "the live offer", func() bool { return offer.String() == "v1,v2" })
+	p.Cut()
+	testenv.WaitFor(t, "a second connection", func() bool { return b.Counters()["connects"] == 2 })
+	testenv.WaitFor(t, "the retained offer again", func() bool { return offer.String() == "v1,v2,v2" })
+	w.publish(t, "edge/pi-o/update/offer", true, "")
+	testenv.WaitFor(t, "the offer cleared", func() bool { return offer.String() == "v1,v2,v2," })
+	if c := b.Counters()["retained_dropped"]; c != 0 {
+		t.Errorf("retained_dropped = %d, want 0", c)
+	}
+}
