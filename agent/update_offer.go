@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"edge-agent/agent/internal/strictjson"
 	"edge-agent/agent/update"
-	"edge-agent/internal/strictjson"
 )
 
 // offerTopic, under the device's base, holds the update on offer, as a

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"edge-agent/internal/strictjson"
+	"edge-agent/agent/internal/strictjson"
 )
 
 // Bounds of a signed command.

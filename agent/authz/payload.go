@@ -11,7 +11,7 @@ import (
 
 	"github.com/hiddeco/sshsig"
 
-	"edge-agent/internal/strictjson"
+	"edge-agent/agent/internal/strictjson"
 )
 
 // MaxPayload is the largest message a signed command may arrive in.

@@ -1,6 +1,6 @@
 package authz
 
-import "edge-agent/internal/refusal"
+import "edge-agent/agent/internal/refusal"
 
 // Reason says why a command was refused. Its String is the code a reply
 // carries and the refusal counters are keyed by, so the codes are part of

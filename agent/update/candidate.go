@@ -10,7 +10,7 @@ import (
 	"runtime/debug"
 	"unicode/utf8"
 
-	"edge-agent/internal/strictjson"
+	"edge-agent/agent/internal/strictjson"
 )
 
 // Bounds of an announced candidate.

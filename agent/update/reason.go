@@ -1,6 +1,6 @@
 package update
 
-import "edge-agent/internal/refusal"
+import "edge-agent/agent/internal/refusal"
 
 // Reason says why a candidate was refused. Its String is the code a reply
 // carries, so the codes are part of the protocol: never renamed, only
