@@ -231,8 +231,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		})
 	}
 	// After the services: a version on trial commits once they work.
-	g.Go(func() error { return a.updates.settle(gctx, begun) })
-	g.Go(func() error { return a.updates.watchdog(gctx) })
+	if a.updates.store != nil {
+		g.Go(func() error { return a.updates.settle(gctx, begun) })
+	} else {
+		a.updates.ready()
+	}
+	if every := a.updates.watchdogInterval(); every > 0 {
+		g.Go(func() error { return a.updates.watchdog(gctx, every) })
+	}
 	err := g.Wait()
 	if err == nil && errors.Is(context.Cause(ctx), ErrRestart) {
 		a.log.Info("edge-agent stopped to restart")

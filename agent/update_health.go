@@ -15,24 +15,28 @@ import (
 // beyond its health window before it gives up on its start.
 const startTimeoutMargin = 15 * time.Second
 
-// settle runs once every service is bound. A version on trial waits
+// settle runs once every service is bound, with updates on. A version
+// on trial waits
 // until it is healthy (the status bridge reached the broker) and commits,
 // or records why not when the health window ends and returns
 // ErrUnhealthy; any other start reports the last update's outcome. Then
 // it tells systemd the agent is ready. since is when Run began.
 func (u *updater) settle(ctx context.Context, since time.Time) error {
-	if u.store != nil {
-		u.refresh()
-		if err := u.checkTrial(ctx, since); err != nil {
-			return err
-		}
-		u.report()
-		u.refresh()
+	u.refresh()
+	if err := u.checkTrial(ctx, since); err != nil {
+		return err
 	}
+	u.report()
+	u.refresh()
+	u.ready()
+	return nil
+}
+
+// ready tells systemd the agent is ready.
+func (u *updater) ready() {
 	if _, err := sdnotify.Notify(sdnotify.Ready); err != nil {
 		u.log.Warn("telling systemd the agent is ready", "err", err)
 	}
-	return nil
 }
 
 // checkTrial commits the version on trial once healthy, or fails it. A
@@ -134,17 +138,20 @@ func (u *updater) bootstrap(ctx context.Context) {
 	u.log.Error("making the update slots: updates are refused until a start succeeds", "err", err)
 }
 
-// watchdog tells systemd the agent is alive, as often as the unit's
-// WatchdogSec= asks, until ctx ends. Each keep-alive takes the agent's
-// status lock, so a deadlocked agent stops sending them.
-func (u *updater) watchdog(ctx context.Context) error {
+// watchdogInterval is how often the unit's WatchdogSec= asks for a
+// keep-alive; 0 without a watchdog.
+func (u *updater) watchdogInterval() time.Duration {
 	every, err := sdnotify.WatchdogInterval()
 	if err != nil {
 		u.a.log.Warn("systemd watchdog", "err", err)
 	}
-	if every <= 0 {
-		return nil
-	}
+	return every
+}
+
+// watchdog tells systemd the agent is alive every so often, until ctx
+// ends. Each keep-alive takes the agent's status lock, so a deadlocked
+// agent stops sending them.
+func (u *updater) watchdog(ctx context.Context, every time.Duration) error {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
