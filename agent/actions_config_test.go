@@ -85,26 +85,30 @@ func TestValidateActions(t *testing.T) {
 		{"relative keys path", func(c *Config) { c.Actions, c.ActionsAuthorizedKeys = "reboot", "authorized_keys" },
 			[]string{"EDGE_ACTIONS_AUTHORIZED_KEYS", "absolute path"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := base()
-			tc.edit(&c)
-			err := c.Validate()
-			if len(tc.want) == 0 {
-				if err != nil {
-					t.Fatalf("valid configuration refused: %v", err)
-				}
-				return
-			}
-			var ce *ConfigError
-			if !errors.As(err, &ce) {
-				t.Fatalf("error %v, want a ConfigError", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("%q does not say %q", err, w)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkValidate(t, base(), tc.edit, tc.want) })
+	}
+}
+
+// checkValidate edits c and validates it: with want empty it must be
+// valid, else refused with a ConfigError whose message says each of want.
+func checkValidate(t *testing.T, c Config, edit func(*Config), want []string) {
+	t.Helper()
+	edit(&c)
+	err := c.Validate()
+	if len(want) == 0 {
+		if err != nil {
+			t.Fatalf("valid configuration refused: %v", err)
+		}
+		return
+	}
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("error %v, want a ConfigError", err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%q does not say %q", err, w)
+		}
 	}
 }
 
