@@ -42,7 +42,9 @@ func Build(dir string, spec Spec) (string, error) {
 	}
 	out := filepath.Join(dir, spec.Name)
 	x := func(name, v string) string { return fmt.Sprintf(" -X 'main.%s=%s'", name, v) }
-	ldflags := "-s -w" + x("version", spec.Version)
+	// The agent's own version flag too: what an operator's tools read
+	// from the build information of a release (edge-agent fleet update).
+	ldflags := "-s -w" + x("version", spec.Version) + fmt.Sprintf(" -X 'edge-agent/agent.version=%s'", spec.Version)
 	if spec.Line != "" {
 		ldflags += x("line", spec.Line)
 	}

@@ -28,6 +28,9 @@ func fleetCommand(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "run" {
 		return fleetRun(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "update" {
+		return fleetUpdate(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("fleet", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	login := addLoginFlags(fs)
