@@ -52,6 +52,12 @@ Usage:
                                ask devices to run an action (restart,
                                reboot, poweroff, script:NAME), signed with
                                an SSH key or ssh-agent; a line per device
+  edge-agent fleet update --binaries DIR (--device ID ... | --all)
+                   [--canary N] [--key FILE] [--listen ADDR] [--url BASE]
+                               update devices (EDGE_UPDATE=on) to the
+                               binaries of DIR (make cross), signed and
+                               served from here; rolled back on a device
+                               where the new version does not come up
   edge-agent ports [--json]    serial ports (USB VID:PID, serial number,
                                product), read from sysfs without opening any
   edge-agent help              this text
