@@ -49,13 +49,17 @@ chaos: build
 	CHAOS_AGENT=dist/edge-agent scripts/chaos.sh
 
 # Debian bookworm with systemd in qemu, driven from outside: install,
-# deploy over ssh, reboot, power cuts, clock steps, timesyncd and chrony
+# deploy over ssh, reboot, power cuts, clock steps, timesyncd and chrony,
+# signed updates and their rollbacks, power cuts during updates, a canary
 # (ARCH=arm64: install, deploy and reboot; POWER_CUTS=50 for more cuts).
+# The update steps' binaries: the agent as VERSION-next, and two that pass
+# every check and then fail, one exiting at once and one hanging
+# (agent/update/testdata/helper).
 ARCH ?= amd64
 SYSTEM_TEST_DEPS := mmdebstrap:mmdebstrap qemu-system-x86_64:qemu-system-x86 \
 	qemu-system-aarch64:qemu-system-arm qemu-aarch64-static:qemu-user-static \
 	arch-test:arch-test mkfs.ext4:e2fsprogs ssh:openssh-client unshare:util-linux ip:iproute2 \
-	mosquitto_passwd:mosquitto python3:python3
+	mosquitto_passwd:mosquitto mosquitto_rr:mosquitto-clients socat:socat python3:python3
 
 system-test: build
 	scripts/deps.sh $(SYSTEM_TEST_DEPS)
@@ -63,6 +67,14 @@ system-test: build
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) go build -trimpath \
 		-ldflags "-s -w -X edge-agent/agent.version=$(VERSION)-previous -X edge-agent/agent.commit=$(COMMIT)" \
 		-o dist/system-test/edge-agent-previous-linux-$(ARCH) $(MAIN)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) go build -trimpath \
+		-ldflags "-s -w -X edge-agent/agent.version=$(VERSION)-next -X edge-agent/agent.commit=$(COMMIT)" \
+		-o dist/system-test/edge-agent-next-linux-$(ARCH) $(MAIN)
+	for bad in exits:fail hangs:hang; do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) go build -C agent/update/testdata/helper -trimpath \
+			-ldflags "-s -w -X main.version=$(VERSION)-$${bad%%:*} -X main.onRun=$${bad##*:}" \
+			-o $(CURDIR)/dist/system-test/update-$${bad%%:*}-linux-$(ARCH) . || exit 1; \
+	done
 	ARCH=$(ARCH) scripts/system-test.sh
 
 bench: bench-go bench-echo bench-time bench-file
@@ -84,6 +96,9 @@ cross:
 	GOOS=linux GOARCH=arm GOARM=7 $(GOBUILD) -o dist/edge-agent-linux-armv7 $(MAIN)
 	GOOS=linux GOARCH=arm64 $(GOBUILD) -o dist/edge-agent-linux-arm64 $(MAIN)
 	GOOS=linux GOARCH=amd64 $(GOBUILD) -o dist/edge-agent-linux-amd64 $(MAIN)
+	@# -trimpath leaves the version out of the build information:
+	@# edge-agent fleet update reads it here.
+	echo '$(VERSION)' > dist/VERSION
 	@ls -l dist/edge-agent-linux-*
 
 # Regenerates the configuration table in README.md from the Config struct.

@@ -163,7 +163,7 @@ if [[ -t 0 ]]; then tty=(-t); fi
 run "${ssh[@]}" "${tty[@]}" "$host" "cd $rtmp && sudo sh install.sh --restart ./edge-agent" ||
 	die "install on $host failed (see the messages above)"
 
-# Give a service that dies at once (e.g. invalid configuration, exit 2) time
+# Give a service that dies at once (e.g. invalid configuration, exit 78) time
 # to show up as failed.
 run sleep 2
 status=0

@@ -4,17 +4,22 @@
 # install with install.sh, deploy with deploy.sh over ssh, reboot, power
 # cuts during uploads, clock steps and a boot with the RTC a year behind,
 # signed actions (a reboot through systemd-logind and polkit),
-# systemd-timesyncd and chrony as clients of an agent. Each step prints a
+# systemd-timesyncd and chrony as clients of an agent, signed updates
+# (rollbacks of versions that fail, power cuts during updates, a canary
+# with a second agent on the host). Each step prints a
 # PASS line with its figures, or FAIL with the guest's serial console and
 # journal. README "Tested on a real system" says what each step checks.
 #
-# Usage: make system-test [ARCH=arm64] [POWER_CUTS=50]
+# Usage: make system-test [ARCH=arm64] [POWER_CUTS=50] [UPDATE_CUTS=30]
 #   make builds what this needs: dist/edge-agent (the host's),
-#   dist/edge-agent-linux-ARCH and dist/system-test/edge-agent-previous-linux-ARCH.
+#   dist/edge-agent-linux-ARCH and, in dist/system-test,
+#   edge-agent-previous-linux-ARCH, edge-agent-next-linux-ARCH and
+#   update-{exits,hangs}-linux-ARCH.
 #
 # Environment:
 #   ARCH          amd64 (default: every step) or arm64 (install, deploy, reboot)
 #   POWER_CUTS    power cuts in the power step (default 10)
+#   UPDATE_CUTS   power cuts during updates in the updpower step (default 10)
 #   STEPS         the steps to run, in order (default: all of ARCH's)
 #   BOOT_TIMEOUT  seconds a boot may take to ssh (default 240 amd64, 600 arm64)
 #
@@ -31,11 +36,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$(pwd)
 ARCH=${ARCH:-amd64}
 POWER_CUTS=${POWER_CUTS:-10}
+UPDATE_CUTS=${UPDATE_CUTS:-10}
 st=$repo/dist/system-test
 lib=$repo/scripts/system-test
 
 case $ARCH in
-amd64) default_steps="install deploy reboot actions timesync clock rtc power" ;;
+amd64) default_steps="install deploy reboot actions timesync clock rtc power update updpower canary" ;;
 arm64) default_steps="install deploy reboot" ;;
 *)
 	echo "system-test: ARCH must be amd64 or arm64, not '$ARCH'" >&2
@@ -62,7 +68,7 @@ if [[ ${1:-} != --in-netns ]]; then
 	done
 	qemu="qemu-system-x86_64"
 	[[ $ARCH == arm64 ]] && qemu="qemu-system-aarch64"
-	for c in mmdebstrap "$qemu" mkfs.ext4 ssh scp ssh-keygen unshare ip go; do
+	for c in mmdebstrap "$qemu" mkfs.ext4 ssh scp ssh-keygen unshare ip go mosquitto mosquitto_sub mosquitto_rr socat python3; do
 		command -v "$c" >/dev/null || {
 			echo "system-test: $c not found (make system-test installs the Debian packages)" >&2
 			exit 1
@@ -93,6 +99,12 @@ if [[ $ARCH == amd64 ]]; then BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}; else BOOT_TIMEO
 . "$lib/steps-power.sh"
 # shellcheck source=scripts/system-test/steps-actions.sh
 . "$lib/steps-actions.sh"
+# shellcheck source=scripts/system-test/steps-update.sh
+. "$lib/steps-update.sh"
+# shellcheck source=scripts/system-test/update-broker.sh
+. "$lib/update-broker.sh"
+# shellcheck source=scripts/system-test/steps-update-power.sh
+. "$lib/steps-update-power.sh"
 
 host_pid= # the host's agent for the guest's time clients
 upload_pid=
@@ -105,6 +117,7 @@ cleanup() {
 		fi
 		diagnostics >&2 || true
 	fi
+	update_cleanup || true
 	for p in $upload_pid $host_pid $qpid; do
 		kill -KILL "$p" 2>/dev/null || true
 	done

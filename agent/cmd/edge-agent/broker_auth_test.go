@@ -58,8 +58,8 @@ func TestEmbeddedBrokerBeyondLoopbackNeedsAuthentication(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			out, err := command(ctx, append(base, "EDGE_MQTT_EMBEDDED_ADDR="+addr), "run").CombinedOutput()
-			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
-				t.Fatalf("exit %v, want 2\n%s", err, out)
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitConfig {
+				t.Fatalf("exit %v, want 78\n%s", err, out)
 			}
 			if !containsAll(string(out), "EDGE_MQTT_EMBEDDED_ADDR", "EDGE_MQTT_EMBEDDED_PASSWORD_FILE", "EDGE_MQTT_EMBEDDED_ANONYMOUS=true", "loopback", "publish commands") {
 				t.Errorf("message does not name the variables and the reason:\n%s", out)

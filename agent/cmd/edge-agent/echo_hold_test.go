@@ -225,8 +225,8 @@ func TestEchoLimitsValidated(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			out, err := command(ctx, []string{tc.env, "EDGE_ECHO_ADDR=127.0.0.1:0", "EDGE_NTP_ADDR=off", "EDGE_TIME_ADDR=off"}, "run").CombinedOutput()
-			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
-				t.Fatalf("exit: %v, want status 2\n%s", err, out)
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitConfig {
+				t.Fatalf("exit: %v, want status 78\n%s", err, out)
 			}
 			name, _, _ := strings.Cut(tc.env, "=")
 			if !strings.Contains(string(out), name) || !strings.Contains(string(out), tc.want) {

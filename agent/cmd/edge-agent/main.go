@@ -1,7 +1,11 @@
 // Command edge-agent runs the agent's services and small clients for them.
 //
-// Exit codes: 0 success, 1 failure at run time, 2 bad usage or
-// configuration (systemd is told not to restart on 2).
+// Exit codes: 0 success, 1 failure at run time, 2 bad usage (or a
+// configuration that edge-agent config finds invalid), 78 (EX_CONFIG of
+// sysexits.h) a configuration that stops the services from starting:
+// systemd is told not to restart on 78 alone. Not on 2, which is also how
+// the Go runtime exits after a panic or the watchdog's SIGABRT: those
+// are restarted (and a new version rolled back).
 package main
 
 import (
@@ -70,6 +74,7 @@ const (
 	exitOK      = 0
 	exitFailure = 1
 	exitUsage   = 2
+	exitConfig  = 78
 )
 
 // stopGrace bounds how long a shutdown may take before the process gives
@@ -120,11 +125,11 @@ func runAgent(args []string, stderr io.Writer) int {
 	if err != nil {
 		printConfigErrors(stderr, err)
 		// A new version that refuses the configuration is rolled back,
-		// not left stopped: systemd does not restart after status 2.
+		// not left stopped: systemd does not restart after exitConfig.
 		if failTrial("the configuration is refused: " + strings.ReplaceAll(err.Error(), "\n", "; ")) {
 			return exitFailure
 		}
-		return exitUsage
+		return exitConfig
 	}
 	log := agent.NewLogger(cfg.Log, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

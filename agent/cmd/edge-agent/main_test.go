@@ -135,10 +135,12 @@ func TestSignalsStopTheAgentCleanly(t *testing.T) {
 	}
 }
 
-func TestInvalidConfigExitsTwoNamingTheVariable(t *testing.T) {
+// A configuration the services cannot start with exits 78 (EX_CONFIG),
+// the one status the unit does not restart on.
+func TestInvalidConfigExitsConfigNamingTheVariable(t *testing.T) {
 	out, err := command(context.Background(), []string{"EDGE_ECHO_MODE=shout", "EDGE_ECHO_ADDR=127.0.0.1:0", "EDGE_NTP_ADDR=off", "EDGE_TIME_ADDR=off"}, "run").CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
-		t.Fatalf("exit: %v, want status 2\n%s", err, out)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitConfig {
+		t.Fatalf("exit: %v, want status 78\n%s", err, out)
 	}
 	if !strings.Contains(string(out), "EDGE_ECHO_MODE") || !strings.Contains(string(out), "upper, plain") {
 		t.Errorf("message %q does not name the variable and what it accepts", out)
