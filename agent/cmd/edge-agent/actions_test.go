@@ -239,7 +239,7 @@ func TestActionsWithoutKeysDoNotStart(t *testing.T) {
 		cmd := command(context.Background(), []string{"EDGE_ACTIONS=reboot", "EDGE_ACTIONS_AUTHORIZED_KEYS=" + file,
 			"EDGE_MQTT_URL=tcp://127.0.0.1:1", "EDGE_ECHO_ADDR=off", "EDGE_NTP_ADDR=off", "EDGE_TIME_ADDR=off"}, "run")
 		code, out := runBinary(t, cmd)
-		if code != 2 || !containsAll(out, "EDGE_ACTIONS_AUTHORIZED_KEYS", file, "ssh-ed25519 AAAA... user@host") {
+		if code != exitConfig || !containsAll(out, "EDGE_ACTIONS_AUTHORIZED_KEYS", file, "ssh-ed25519 AAAA... user@host") {
 			t.Errorf("%s: exit %d\n%s", file, code, out)
 		}
 	}
