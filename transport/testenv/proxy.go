@@ -111,20 +111,29 @@ func (p *Proxy) LastClient() int {
 
 // WaitQueued calls offer (if not nil) every 20 ms until the latest
 // client's socket to the stalled proxy holds at least min bytes it cannot
-// send, and returns them, failing the test after 30 s. Unlike WaitFull it
-// does not wait for the buffers to stop growing: a client that gives up a
-// socket that takes nothing for a few seconds (a write timeout) reconnects
-// before they would.
+// send at two polls in a row, on the same connection (a loopback segment
+// in flight is acknowledged within microseconds: bytes held 20 ms later
+// are stuck), and returns them, failing the test after 30 s. Unlike
+// WaitFull it does not wait for the buffers to stop growing: a client
+// that gives up a socket that takes nothing for a few seconds (a write
+// timeout) reconnects before they would.
 func (p *Proxy) WaitQueued(t testing.TB, min int, offer func()) int {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
+	held := 0 // the port that held min bytes at the last poll
 	for {
 		if offer != nil {
 			offer()
 		}
-		q, err := sendQueue(p.LastClient())
+		port := p.LastClient()
+		q, err := sendQueue(port)
 		if err == nil && q >= min {
-			return q
+			if held == port {
+				return q
+			}
+			held = port
+		} else {
+			held = 0
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the socket did not hold %d bytes within 30s (send queue %d, %v)", min, q, err)

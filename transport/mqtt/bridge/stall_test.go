@@ -32,10 +32,13 @@ func TestRunStopsWithAStalledBroker(t *testing.T) {
 	p.Stall()
 	line := []byte(strings.Repeat("x", 16<<10))
 	offered := 0
-	// A MiB stuck is plenty; waiting for the buffers to stop growing could
-	// outlast the 3 s write timeout, after which the bridge reconnects and
-	// its new socket holds nothing.
-	q := p.WaitQueued(t, 1<<20, func() {
+	// On loopback a socket holds bytes unsent only once the stalled
+	// proxy's receive buffer is full: any is proof of the stall. Waiting
+	// for more, or for the buffers to stop growing, could outlast the 3 s
+	// write timeout (a send buffer that autotuning left small fills at
+	// once), after which the bridge reconnects and its new socket holds
+	// nothing.
+	q := p.WaitQueued(t, 1, func() {
 		for range 64 {
 			if offered < 20000 {
 				b.Forward("firmware/rx", line)
