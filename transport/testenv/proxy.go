@@ -119,7 +119,21 @@ func (p *Proxy) LastClient() int {
 // timeout) reconnects before they would.
 func (p *Proxy) WaitQueued(t testing.TB, min int, offer func()) int {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	q, ok := p.waitQueued(min, offer, 30*time.Second)
+	if !ok {
+		t.Fatalf("the socket did not hold %d bytes within 30s (send queue %d)", min, q)
+	}
+	return q
+}
+
+// TryQueued is WaitQueued for at most d, without failing the test: ok
+// says whether the socket held min bytes.
+func (p *Proxy) TryQueued(min int, offer func(), d time.Duration) (q int, ok bool) {
+	return p.waitQueued(min, offer, d)
+}
+
+func (p *Proxy) waitQueued(min int, offer func(), d time.Duration) (int, bool) {
+	deadline := time.Now().Add(d)
 	held := 0 // the port that held min bytes at the last poll
 	for {
 		if offer != nil {
@@ -129,14 +143,14 @@ func (p *Proxy) WaitQueued(t testing.TB, min int, offer func()) int {
 		q, err := sendQueue(port)
 		if err == nil && q >= min {
 			if held == port {
-				return q
+				return q, true
 			}
 			held = port
 		} else {
 			held = 0
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the socket did not hold %d bytes within 30s (send queue %d, %v)", min, q, err)
+			return q, false
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
