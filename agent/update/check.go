@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -66,21 +67,27 @@ func checkBuild(f *os.File, want Target) error {
 	if err != nil {
 		return refuseErr(NotExecutable, err, "not a Go program with build information: send the edge-agent binary itself")
 	}
-	var got Target
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "GOOS":
-			got.GOOS = s.Value
-		case "GOARCH":
-			got.GOARCH = s.Value
-		case "GOARM":
-			got.GOARM = s.Value
-		}
-	}
-	if got != want {
+	if got := BuildTarget(info); got != want {
 		return refuse(Architecture, "the binary is built for %s, this device needs %s: send the %s build", got, want, want)
 	}
 	return nil
+}
+
+// BuildTarget is the target Go's build information records: GOOS,
+// GOARCH and GOARM as the build settings say.
+func BuildTarget(info *debug.BuildInfo) Target {
+	var t Target
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "GOOS":
+			t.GOOS = s.Value
+		case "GOARCH":
+			t.GOARCH = s.Value
+		case "GOARM":
+			t.GOARM = s.Value
+		}
+	}
+	return t
 }
 
 // runVersion runs path as "path version" with an empty environment, no

@@ -76,18 +76,11 @@ func readRelease(dir, version string) (*release, error) {
 			rel.Ignored = append(rel.Ignored, name+" (not a Go program)")
 			continue
 		}
-		var t update.Target
+		t := update.BuildTarget(info)
 		var ldflags string
 		var haveLdflags bool
 		for _, s := range info.Settings {
-			switch s.Key {
-			case "GOOS":
-				t.GOOS = s.Value
-			case "GOARCH":
-				t.GOARCH = s.Value
-			case "GOARM":
-				t.GOARM = s.Value
-			case "-ldflags":
+			if s.Key == "-ldflags" {
 				ldflags, haveLdflags = s.Value, true
 			}
 		}
