@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"edge-agent/agent/health"
@@ -84,7 +85,7 @@ func (a *Agent) mqttServices() []*service {
 			if err != nil {
 				return "", nil, err
 			}
-			bs.b = br
+			bs.b.Store(br)
 			return strings.Join(cfg.Brokers, ","), func(ctx context.Context) error {
 				defer close(bridgeDone)
 				return br.Run(ctx)
@@ -127,14 +128,20 @@ func (a *Agent) embeddedBroker() *broker.Server {
 const bridgeGoodbye = 1500 * time.Millisecond
 
 // bridgeService lets the status model read the bridge's counters before
-// it exists (a zero map) and after.
-type bridgeService struct{ b *bridge.Bridge }
+// it exists (a zero map) and after. The bridge is made while the services
+// bind, and Status may be read from any goroutine meanwhile.
+type bridgeService struct{ b atomic.Pointer[bridge.Bridge] }
+
+// bridge is the status bridge, nil until the services are bound or when
+// MQTT is off.
+func (s *bridgeService) bridge() *bridge.Bridge { return s.b.Load() }
 
 func (s *bridgeService) Counters() map[string]uint64 {
-	if s.b == nil {
+	b := s.bridge()
+	if b == nil {
 		return map[string]uint64{}
 	}
-	return s.b.Counters()
+	return b.Counters()
 }
 
 func splitURLs(s string) []string {

@@ -51,7 +51,7 @@ func (a *Agent) firmwareService() *service {
 		Publish: func(msg []byte) bool {
 			// The bridge exists once the services are bound, before
 			// any port is read.
-			b := a.mqtt.b
+			b := a.mqtt.bridge()
 			return b != nil && b.Forward(firmwareRx, msg)
 		},
 		OnChange: a.linkChanged,

@@ -92,7 +92,7 @@ func (u *updater) checkTrial(ctx context.Context, since time.Time) error {
 // healthy says whether a version on trial may commit: its services are
 // bound (settle runs after that) and the status bridge reached a broker.
 func (u *updater) healthy() bool {
-	return u.a.mqtt.b == nil || u.a.mqtt.Counters()["connects"] > 0
+	return u.a.mqtt.bridge() == nil || u.a.mqtt.Counters()["connects"] > 0
 }
 
 // fail records why the version on trial is not fit; the next start rolls
