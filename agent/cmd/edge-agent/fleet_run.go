@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -30,26 +28,11 @@ const fleetRunUsage = `usage: edge-agent fleet run ACTION [ARGS...] (--device ID
   start with - go after --.
 `
 
-// deviceList is a repeatable --device flag.
-type deviceList []string
-
-func (d *deviceList) String() string { return strings.Join(*d, ",") }
-func (d *deviceList) Set(v string) error {
-	if v == "" || strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
-		return errors.New("a device id is letters, digits, _ and -")
-	}
-	*d = append(*d, v)
-	return nil
-}
-
 func fleetRun(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fleet run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	login := addLoginFlags(fs)
-	var devices deviceList
-	fs.Var(&devices, "device", "a device to ask, by id; repeat for more")
-	all := fs.Bool("all", false, "ask every device the broker shows online")
-	keyFile := fs.String("key", "", "SSH key to sign with: a private key without passphrase, or the public key of one in ssh-agent (default: ssh-agent's only key)")
+	targets := addFleetTargets(fs, "fleet run", "ask")
 	timeout := fs.Duration("timeout", 30*time.Second, "wait this long for the replies")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, fleetRunUsage)
@@ -73,8 +56,8 @@ func fleetRun(args []string, stdout, stderr io.Writer) int {
 		return usage("%v", strings.TrimPrefix(err.Error(), "actions: "))
 	case script == "" && len(actionArgs) > 0:
 		return usage("%s takes no arguments; only script:NAME does", action)
-	case *all == (len(devices) > 0):
-		return usage("name the devices with --device ID (repeated), or --all for every device online")
+	case targets.problem() != "":
+		return usage("%s", targets.problem())
 	case *timeout <= 0:
 		return usage("--timeout must be positive")
 	}
@@ -83,14 +66,11 @@ func fleetRun(args []string, stdout, stderr io.Writer) int {
 		return usage("%v", err)
 	}
 
-	signer, closer, err := runSigner(*keyFile)
-	if err != nil {
-		fmt.Fprintf(stderr, "edge-agent fleet run: %v\n", strings.TrimPrefix(err.Error(), "authz: "))
+	signer, closeSigner := targets.signer(stderr)
+	if signer == nil {
 		return exitFailure
 	}
-	if closer != nil {
-		defer closer.Close()
-	}
+	defer closeSigner()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -99,35 +79,21 @@ func fleetRun(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	defer w.Close()
-	if *all {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		w.Settle(sctx, 500*time.Millisecond)
-		cancel()
-		for _, d := range w.Devices() {
-			if d.Online {
-				devices = append(devices, d.ID)
-			}
-		}
-		if len(devices) == 0 {
-			fmt.Fprintf(stderr, "edge-agent fleet run: no device online under %s/ on %s\n", *login.prefix, *login.broker)
-			return exitFailure
-		}
+	devices := targets.list(ctx, w, login, stderr)
+	if len(devices) == 0 {
+		return exitFailure
 	}
 
 	by := ssh.FingerprintSHA256(signer.PublicKey())
 	reqs := make([]fleet.Request, 0, len(devices))
-	var last uint64
 	for _, d := range devices {
-		// A fresh counter per device, above any this run gave before:
-		// devices keep the last one per key, whatever the clock says.
-		last = max(uint64(time.Now().UnixNano()), last+1)
-		cmd := authz.Command{Device: d, Action: action, Args: actionArgs, Counter: last}
+		cmd := authz.Command{Device: d, Action: action, Args: actionArgs, Counter: targets.counter()}
 		payload, err := authz.Sign(cmd, signer)
 		if err != nil {
 			fmt.Fprintf(stderr, "edge-agent fleet run: %s: %v\n", d, strings.TrimPrefix(err.Error(), "authz: "))
 			return exitFailure
 		}
-		reqs = append(reqs, fleet.Request{Device: d, Payload: payload, Counter: last, By: by})
+		reqs = append(reqs, fleet.Request{Device: d, Payload: payload, Counter: cmd.Counter, By: by})
 	}
 	rctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
@@ -143,33 +109,4 @@ func fleetRun(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return exitOK
-}
-
-// runSigner finds the key to sign with, as ssh-keygen -Y sign does: a
-// private key file, or a public key file whose private half ssh-agent
-// holds (also FILE.pub beside a private key that has a passphrase);
-// without a file, ssh-agent's only key. The closer, when not nil, ends
-// the connection to ssh-agent.
-func runSigner(keyFile string) (ssh.Signer, io.Closer, error) {
-	if keyFile == "" {
-		return authz.AgentSigner("", nil)
-	}
-	data, err := os.ReadFile(keyFile)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--key: %w", err)
-	}
-	if pub, _, _, _, err := ssh.ParseAuthorizedKey(data); err == nil {
-		return authz.AgentSigner("", pub)
-	}
-	s, err := authz.SignerFromKeyFile(keyFile)
-	if errors.Is(err, authz.ErrNoSigner) {
-		if data, perr := os.ReadFile(keyFile + ".pub"); perr == nil {
-			if pub, _, _, _, perr := ssh.ParseAuthorizedKey(data); perr == nil {
-				if s, c, aerr := authz.AgentSigner("", pub); aerr == nil {
-					return s, c, nil
-				}
-			}
-		}
-	}
-	return s, nil, err
 }

@@ -46,11 +46,8 @@ func fleetUpdate(args []string, stdout, stderr io.Writer) int {
 	fset.SetOutput(stderr)
 	login := addLoginFlags(fset)
 	dir := fset.String("binaries", "", "directory of the binaries, one per target (make cross writes dist/)")
-	var devices deviceList
-	fset.Var(&devices, "device", "a device to update, by id; repeat for more")
-	all := fset.Bool("all", false, "update every device the broker shows online")
+	targets := addFleetTargets(fset, "fleet update", "update")
 	canary := fset.Int("canary", 0, "update the first N devices (by id) first, the rest only if all of them end healthy")
-	keyFile := fset.String("key", "", "SSH key to sign with: a private key without passphrase, or the public key of one in ssh-agent (default: ssh-agent's only key)")
 	listen := fset.String("listen", ":8999", "address the binaries are served on")
 	baseURL := fset.String("url", "", "URL the devices fetch the binaries from, as http://ADDRESS:PORT (default: http://the --listen address)")
 	version := fset.String("version", "", "the binaries' version, for binaries whose build information does not say (go build -trimpath)")
@@ -71,8 +68,8 @@ func fleetUpdate(args []string, stdout, stderr io.Writer) int {
 		return usage("takes no arguments: %q", fset.Arg(0))
 	case *dir == "":
 		return usage("name the directory of the binaries with --binaries DIR (make cross writes dist/)")
-	case *all == (len(devices) > 0):
-		return usage("name the devices with --device ID (repeated), or --all for every device online")
+	case targets.problem() != "":
+		return usage("%s", targets.problem())
 	case *canary < 0:
 		return usage("--canary must be 0 or more")
 	case *timeout <= 0:
@@ -92,14 +89,11 @@ func fleetUpdate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "edge-agent fleet update: ignored in %s: %s\n", *dir, strings.Join(rel.Ignored, ", "))
 	}
 
-	signer, closer, err := runSigner(*keyFile)
-	if err != nil {
-		fmt.Fprintf(stderr, "edge-agent fleet update: %v\n", strings.TrimPrefix(err.Error(), "authz: "))
+	signer, closeSigner := targets.signer(stderr)
+	if signer == nil {
 		return exitFailure
 	}
-	if closer != nil {
-		defer closer.Close()
-	}
+	defer closeSigner()
 	if err := signRelease(rel, signer, stderr); err != nil {
 		fmt.Fprintf(stderr, "edge-agent fleet update: %v\n", err)
 		return exitFailure
@@ -126,7 +120,7 @@ func fleetUpdate(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "edge-agent fleet update: %s: %d binaries served on %s, fetched from %s/\n", rel.Version, len(rel.Binaries), srv.Addr(), base)
 
-	code, names := updateFleet(ctx, fset, login, rel, base, signer, devices, *all, *canary, *timeout, stdout, stderr)
+	code, names := updateFleet(ctx, fset, login, targets, rel, base, signer, *canary, *timeout, stdout, stderr)
 	stopServer()
 	served, others := srv.Served()
 	writeServed(stdout, served, others, names)
@@ -159,48 +153,35 @@ func signRelease(rel *release, signer ssh.Signer, stderr io.Writer) error {
 // updateFleet connects to the broker, updates the devices and shows how;
 // it returns the exit status, and the device ids by the address the
 // broker lists for each.
-func updateFleet(ctx context.Context, fset *flag.FlagSet, login *loginFlags, rel *release, base string, signer ssh.Signer,
-	devices []string, all bool, canary int, timeout time.Duration, stdout, stderr io.Writer) (int, map[string]string) {
+func updateFleet(ctx context.Context, fset *flag.FlagSet, login *loginFlags, targets *fleetTargets, rel *release, base string,
+	signer ssh.Signer, canary int, timeout time.Duration, stdout, stderr io.Writer) (int, map[string]string) {
 	w, code := login.watch(ctx, fset, 10*time.Second, "fleet update", stderr)
 	if w == nil {
 		return code, nil
 	}
 	defer w.Close()
-	if all {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		w.Settle(sctx, 500*time.Millisecond)
-		cancel()
-		for _, d := range w.Devices() {
-			if d.Online {
-				devices = append(devices, d.ID)
-			}
-		}
-		if len(devices) == 0 {
-			fmt.Fprintf(stderr, "edge-agent fleet update: no device online under %s/ on %s\n", *login.prefix, *login.broker)
-			return exitFailure, nil
-		}
+	devices := targets.list(ctx, w, login, stderr)
+	if len(devices) == 0 {
+		return exitFailure, nil
 	}
 	byTarget := map[update.Target]distBinary{}
 	for _, b := range rel.Binaries {
 		byTarget[b.Target] = b
 	}
 	by := ssh.FingerprintSHA256(signer.PublicKey())
-	var last uint64
 	command := func(id string, st fleet.UpdateState) (fleet.Request, error) {
 		t := update.Target{GOOS: st.GOOS, GOARCH: st.GOARCH, GOARM: st.GOARM}
 		b, ok := byTarget[t]
 		if !ok {
 			return fleet.Request{}, fmt.Errorf("no binary for %s", t)
 		}
-		// A fresh counter per device, above any this run gave before.
-		last = max(uint64(time.Now().UnixNano()), last+1)
-		cmd := authz.Command{Device: id, Action: actionUpdate, Counter: last,
+		cmd := authz.Command{Device: id, Action: actionUpdate, Counter: targets.counter(),
 			Args: []string{rel.Version, base + "/" + url.PathEscape(b.Name), strconv.FormatInt(b.Size, 10), b.SHA256}}
 		payload, err := authz.Sign(cmd, signer)
 		if err != nil {
 			return fleet.Request{}, fmt.Errorf("not sent: %v", strings.TrimPrefix(err.Error(), "authz: "))
 		}
-		return fleet.Request{Device: id, Payload: payload, Counter: last, By: by}, nil
+		return fleet.Request{Device: id, Payload: payload, Counter: cmd.Counter, By: by}, nil
 	}
 	view := &fleet.UpdateView{W: stdout, TTY: updateTTY(stdout)}
 	res, err := w.Update(ctx, fleet.UpdateOptions{
