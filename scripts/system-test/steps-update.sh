@@ -244,6 +244,9 @@ step_update() {
 	[[ $r1 == *" /var/lib/edge-agent/slots/b $new_next" ]] || fail "after the update the service runs $r1"
 	[[ ${r1%% *} == "${r0%% *}" ]] || fail "the main PID changed ${r0%% *} -> ${r1%% *}: the update was not a restart in place"
 	[[ $restarts1 == "$restarts0" ]] || fail "NRestarts $restarts0 -> $restarts1 across the update"
+	local comm
+	comm=$(guest_ok comm "cat /proc/${r1%% *}/comm")
+	[[ $comm == edge-agent ]] || fail "the process running slot b is named $comm, not edge-agent (ps, journal, systemd)"
 	[[ $(guest_ok active systemctl is-active edge-agent) == active ]] || fail "the service is not active after the update"
 
 	# ... and kept across a reboot.
@@ -271,5 +274,5 @@ step_update() {
 	sorted=$(printf '%s\n' "${times[@]}" | sort -g)
 	median=$(sed -n 2p <<<"$sorted")
 	max=$(tail -n 1 <<<"$sorted")
-	pass "$from_version -> $new_next: reply, committed $commit_s s after it, same main PID ${r1%% *}, NRestarts $restarts1, slot b; kept across a reboot (ssh in $reboot_back s); rolled back within the window ${upd_window} s + 30 s, median $median s, max $max s (exits ${times[0]}, no broker ${times[1]}, hangs ${times[2]}); ${how[0]}; ${how[1]}; ${how[2]}"
+	pass "$from_version -> $new_next: reply, committed $commit_s s after it, same main PID ${r1%% *} named $comm, NRestarts $restarts1, slot b; kept across a reboot (ssh in $reboot_back s); rolled back within the window ${upd_window} s + 30 s, median $median s, max $max s (exits ${times[0]}, no broker ${times[1]}, hangs ${times[2]}); ${how[0]}; ${how[1]}; ${how[2]}"
 }

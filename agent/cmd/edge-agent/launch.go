@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -38,6 +39,24 @@ func launch(args []string, stderr io.Writer) {
 		return
 	}
 	fmt.Fprintf(stderr, "edge-agent launcher: %v; running %s itself\n", err, exe)
+}
+
+// nameSlotProcess names a process started from an update slot after the
+// command it was started as (edge-agent) instead of after the slot's file
+// (a or b): the kernel takes the file's name for the one ps, top, the
+// journal's _COMM and systemd's messages show.
+func nameSlotProcess(args []string) {
+	if os.Getenv(update.SlotEnv) == "" || len(args) == 0 {
+		return
+	}
+	const maxComm = 15 // the kernel's TASK_COMM_LEN less its NUL
+	name := filepath.Base(args[0])
+	if len(name) > maxComm {
+		name = name[:maxComm]
+	}
+	// Writing our own /proc/<pid>/comm renames the main thread, whose
+	// name stands for the process; it cannot fail for lack of rights.
+	os.WriteFile("/proc/self/comm", []byte(name), 0)
 }
 
 // withoutVar returns env without name's entries.

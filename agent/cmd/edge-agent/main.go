@@ -82,6 +82,7 @@ const (
 const stopGrace = 10 * time.Second
 
 func main() {
+	nameSlotProcess(os.Args)
 	launch(os.Args, os.Stderr)
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

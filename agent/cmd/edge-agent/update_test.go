@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -127,6 +128,10 @@ func TestUpdateSignedWithRollback(t *testing.T) {
 	case <-p.exited:
 		t.Fatalf("the agent exited on its update: %v", p.cmd.ProcessState)
 	default:
+	}
+	// Named as the command was, not after slot b's file.
+	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.cmd.Process.Pid)); err != nil || string(comm) != filepath.Base(binary)+"\n" {
+		t.Errorf("the process runs slot b named %q (%v), want %q", comm, err, filepath.Base(binary))
 	}
 
 	// rollBack updates to bad, waits for the process to end (killing it
