@@ -18,14 +18,14 @@ import (
 )
 
 const fleetRunUsage = `usage: edge-agent fleet run ACTION [ARGS...] (--device ID ... | --all)
-                            [--key FILE] [--timeout 30s] [--broker URL]
+                            [--key FILE] [--timeout 30s] [--json] [--broker URL]
                             [login flags as for edge-agent fleet]
   asks devices to run ACTION (restart, reboot, poweroff, script:NAME, with
   ARGS for a script), signed with an SSH key: --key names a private key
   without a passphrase, or a public key whose private half is in ssh-agent;
   without --key, ssh-agent's only key. One line per device; exit status 1
-  if any refused, failed or did not answer within --timeout. ARGS that
-  start with - go after --.
+  if any refused, failed or did not answer within --timeout; --json
+  prints one JSON array instead. ARGS that start with - go after --.
 `
 
 func fleetRun(args []string, stdout, stderr io.Writer) int {
@@ -34,6 +34,7 @@ func fleetRun(args []string, stdout, stderr io.Writer) int {
 	login := addLoginFlags(fs)
 	targets := addFleetTargets(fs, "fleet run", "ask")
 	timeout := fs.Duration("timeout", 30*time.Second, "wait this long for the replies")
+	asJSON := fs.Bool("json", false, "print the answers as one JSON array instead of a table")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, fleetRunUsage)
 		fs.PrintDefaults()
@@ -102,7 +103,11 @@ func fleetRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "edge-agent fleet run: %v\n", err)
 		return exitFailure
 	}
-	fleet.WriteRunTable(stdout, answers, *timeout)
+	if *asJSON {
+		fleet.WriteRunJSON(stdout, answers)
+	} else {
+		fleet.WriteRunTable(stdout, answers, *timeout)
+	}
 	for _, a := range answers {
 		if !a.Answered || !a.OK {
 			return exitFailure

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"edge-agent/internal/sshtest"
+	"edge-agent/transport/mqtt/fleet"
 	"edge-agent/transport/testenv"
 )
 
@@ -75,6 +77,12 @@ func TestFleetRunTwoAgents(t *testing.T) {
 	code, out = fleetRunCmd(t, broker, "script:hello", "--device", "fleet-a", "--device", "fleet-b", "--key", s.key.Path, "--timeout", "2s")
 	if code != 1 || !containsAll(out, "fleet-a  ok         hello \n", "fleet-b  no answer  no reply within 2s\n") {
 		t.Errorf("fleet run with fleet-b stopped: exit %d\n%s", code, out)
+	}
+	code, out = fleetRunCmd(t, broker, "script:hello", "--device", "fleet-a", "--device", "fleet-b", "--key", s.key.Path, "--timeout", "2s", "--json")
+	var answers []fleet.Answer
+	if err := json.Unmarshal([]byte(out), &answers); code != 1 || err != nil || len(answers) != 2 ||
+		answers[0] != (fleet.Answer{Device: "fleet-a", Answered: true, OK: true, FirstLine: "hello "}) || answers[1] != (fleet.Answer{Device: "fleet-b"}) {
+		t.Errorf("fleet run --json with fleet-b stopped: exit %d (%v)\n%s", code, err, out)
 	}
 	// --all asks only who is online.
 	code, out = fleetRunCmd(t, broker, "--all", "script:hello", "--key", s.key.Path)

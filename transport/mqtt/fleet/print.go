@@ -58,6 +58,21 @@ func WriteJSON(w io.Writer, devices []Device) error {
 	return err
 }
 
+// WriteRunJSON writes the answers of Run as one JSON array on one line,
+// its strings escaped as WriteJSON's. A device that did not answer has
+// answered false, and the reason in error when there is one.
+func WriteRunJSON(w io.Writer, answers []Answer) error {
+	if answers == nil {
+		answers = []Answer{}
+	}
+	b, err := json.Marshal(answers)
+	if err != nil {
+		return fmt.Errorf("fleet: %w", err)
+	}
+	_, err = fmt.Fprintf(w, "%s\n", jsonPrintable(b))
+	return err
+}
+
 func cell(s string) string {
 	if s == "" {
 		return "-"

@@ -80,6 +80,22 @@ func TestRunMatchesRepliesToRequests(t *testing.T) {
 			t.Errorf("answer %d: %+v, want %+v", i, answers[i], want[i])
 		}
 	}
+	// The same for a script: raw bytes a device sent stay escaped, and
+	// decode to what it sent.
+	var js bytes.Buffer
+	if err := WriteRunJSON(&js, answers); err != nil {
+		t.Fatal(err)
+	}
+	wantJSON := `[{"device":"a","answered":true,"ok":true,"exit_code":0,"first_line":"line one"},` +
+		`{"device":"b","answered":true,"ok":false,"code":"failed","error":"script:x exited with status 2","exit_code":2,"first_line":"oops\u001b[2J"},` +
+		`{"device":"c","answered":false,"ok":false,"exit_code":0}]` + "\n"
+	if js.String() != wantJSON {
+		t.Errorf("WriteRunJSON:\n%s\nwant:\n%s", js.String(), wantJSON)
+	}
+	var back []Answer
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back) != 3 || back[1] != want[1] {
+		t.Errorf("WriteRunJSON decodes to %+v (%v)", back, err)
+	}
 	var out bytes.Buffer
 	WriteRunTable(&out, answers, 2*time.Second)
 	for _, line := range []string{
