@@ -43,7 +43,7 @@ func DialMQTT(t testing.TB, addr string, rcvbuf int) *RawMQTT {
 // Close closes the connection.
 func (rc *RawMQTT) Close() error { return rc.c.Close() }
 
-// Send writes pk (CONNECT, SUBSCRIBE or PUBLISH), within 10 s.
+// Send writes pk (CONNECT, SUBSCRIBE, PUBLISH or DISCONNECT), within 10 s.
 func (rc *RawMQTT) Send(pk packets.Packet) error {
 	rc.t.Helper()
 	pk.ProtocolVersion = rc.Version
@@ -56,6 +56,8 @@ func (rc *RawMQTT) Send(pk packets.Packet) error {
 		err = pk.SubscribeEncode(&buf)
 	case packets.Publish:
 		err = pk.PublishEncode(&buf)
+	case packets.Disconnect:
+		err = pk.DisconnectEncode(&buf)
 	default:
 		rc.t.Fatalf("no encoder for packet type %d", pk.FixedHeader.Type)
 	}

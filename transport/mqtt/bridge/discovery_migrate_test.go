@@ -11,30 +11,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"edge-agent/transport/mqtt/broker"
 	"edge-agent/transport/testenv"
 )
-
-// brokersSettled runs f against mosquitto and the embedded broker, with
-// a stop for a bridge that also waits for the broker to be done with its
-// connection. The embedded broker (mochi-mqtt) drops the subscriptions
-// of a clean session by client id when the connection has ended, so a
-// bridge reconnecting under the same id a moment after a clean stop
-// could lose its new subscriptions to the old connection's clean-up.
-func brokersSettled(t *testing.T, f func(t *testing.T, url string, settled func(stop func()))) {
-	t.Run("mosquitto", func(t *testing.T) {
-		f(t, testenv.StartMosquitto(t).URL, func(stop func()) { stop() })
-	})
-	t.Run("embedded", func(t *testing.T) {
-		srv := &broker.Server{}
-		addr, _ := testenv.ServeTCP(t, srv.Serve)
-		f(t, "tcp://"+addr, func(stop func()) {
-			n := srv.Counters()["clients_connected"]
-			stop()
-			testenv.WaitFor(t, "the broker done with the bridge's connection", func() bool { return srv.Counters()["clients_connected"] < n })
-		})
-	})
-}
 
 // recorder keeps every message of its subscription in arrival order
 // (paho's router delivers in order), retained ones flagged. It subscribes
@@ -165,7 +143,7 @@ func migrationSource() *fullSource {
 // device's configs are left alone. A restart after that only sends the
 // device message again.
 func TestMigrationFromPerEntityDiscovery(t *testing.T) {
-	brokersSettled(t, func(t *testing.T, url string, settled func(func())) {
+	brokers(t, func(t *testing.T, url string) {
 		const id = "pi-m"
 		legacy := map[string]bool{"load_1": true, "uptime": true, "under_voltage": false, "mem_used": true} // key → migrated
 		seed := watch(t, url)
@@ -244,7 +222,7 @@ func TestMigrationFromPerEntityDiscovery(t *testing.T) {
 		}
 
 		// Restart: the device message again, nothing else.
-		settled(stop)
+		stop()
 		rec = recordAll(t, url, "homeassistant/#")
 		runStoppable(t, Config{Brokers: []string{url}, DeviceID: id}, src)
 		announcedTwice(t, url, rec, device)

@@ -208,7 +208,7 @@ func TestHomeAssistantSchemaCheck(t *testing.T) {
 // once.
 func TestDiscoveryMatchesHomeAssistantSchema(t *testing.T) {
 	s := loadHASchema(t)
-	brokersSettled(t, func(t *testing.T, url string, settled func(func())) {
+	brokers(t, func(t *testing.T, url string) {
 		src := &fullSource{fakeSource: fakeSource{sensors: []Sensor{
 			{Key: "uptime", Name: "Uptime", Template: "{{ value_json.uptime_s | int }}", Unit: "s", DeviceClass: "duration", StateClass: "measurement", EntityCategory: "diagnostic"},
 			{Key: "files", Name: "Files received", Template: "{{ value_json.n }}", StateClass: "total_increasing", Icon: "mdi:file-download"},
@@ -225,7 +225,7 @@ func TestDiscoveryMatchesHomeAssistantSchema(t *testing.T) {
 		if p := s.validate(first.Payload()); len(p) != 0 {
 			t.Errorf("device message %s:\n%s", first.Payload(), strings.Join(p, "\n"))
 		}
-		settled(stop)
+		stop()
 		src.mu.Lock()
 		src.sensors = src.sensors[:2]
 		src.mu.Unlock()
@@ -239,7 +239,7 @@ func TestDiscoveryMatchesHomeAssistantSchema(t *testing.T) {
 			t.Errorf("device message %s:\n%s", second.Payload(), strings.Join(p, "\n"))
 		}
 		// A removal is sent once: the next run leaves the component out.
-		settled(stop)
+		stop()
 		runStoppable(t, Config{Brokers: []string{url}, DeviceID: "pi-s"}, src)
 		w.next(t, "homeassistant/device/pi-s/config", func(m paho.Message) bool {
 			_, there := components(t, m.Payload())["under_voltage_problem"]

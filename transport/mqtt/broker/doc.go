@@ -10,7 +10,9 @@
 // client id, which only the agent's in-process credential may use
 // (auth.go, acl.go). Past three free ones, each wrong password locks its
 // source out for twice as long as the lockout before (peer.Lockout with
-// the numbers in lockout.go).
+// the numbers in lockout.go). A connection taking over a client id whose
+// clean session is ending waits until the library is done with it
+// (handover.go).
 //
 // What it may hold: packets, retained messages (retain.go), what waits
 // for subscribers (queue.go), subscriptions and sessions all have bounds

@@ -202,6 +202,8 @@ func (s *Server) addHooks(b *mochi.Server) error {
 	s.queue.Store(q)
 	for _, h := range []mochi.Hook{
 		auth,
+		// Before the queue registers the new connection's session.
+		&handoverHook{b: b},
 		&aclHook{auth: auth, q: q, b: b, stats: &s.stats},
 		g,
 		q,
