@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -38,6 +39,17 @@ type Agent struct {
 
 	mu      sync.Mutex
 	started time.Time
+	onStop  []func()
+}
+
+// RegisterOnStop registers f to run, on a goroutine of its own, when Run
+// begins to stop once its services are serving, whatever the cause: its
+// context ended, the restart action, a service failing. The services may
+// still be stopping then: main bounds how long that may take.
+func (a *Agent) RegisterOnStop(f func()) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.onStop = append(a.onStop, f)
 }
 
 // counterSource is how the status model reads a service's counters.
@@ -219,6 +231,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("edge-agent started", "version", Build().Version, "services", len(serves))
 
 	g, gctx := errgroup.WithContext(ctx)
+	context.AfterFunc(gctx, func() {
+		a.mu.Lock()
+		fs := slices.Clone(a.onStop)
+		a.mu.Unlock()
+		for _, f := range fs {
+			go f()
+		}
+	})
 	for i, serve := range serves {
 		g.Go(func() error {
 			if err := serve(gctx); err != nil {

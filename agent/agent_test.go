@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -256,5 +257,61 @@ func TestAFailingServiceIsAnEvent(t *testing.T) {
 	}
 	if d, _ := events[0].Data.(map[string]string); d["service"] != "boom" || d["error"] != "disk on fire" {
 		t.Errorf("event data %+v", events[0].Data)
+	}
+}
+
+// The functions registered with RegisterOnStop run as soon as a stop
+// begins, here one for the restart action, while a service is still
+// stopping: main bounds that time with them.
+func TestOnStopRunsWhenAStopBegins(t *testing.T) {
+	c := testConfig(t)
+	c.Echo.Addr, c.NTP.Addr, c.Time.Addr, c.File.Addr = Off, Off, Off, Off
+	a := New(c, nil)
+	serving, release := make(chan struct{}), make(chan struct{})
+	a.services = append(a.services, &service{
+		name: "slow", envVar: "EDGE_SLOW", addr: "here",
+		bind: func(string) (string, func(context.Context) error, error) {
+			return "here", func(ctx context.Context) error {
+				close(serving)
+				<-ctx.Done()
+				<-release
+				return nil
+			}, nil
+		},
+	})
+	stopping := make(chan struct{})
+	a.RegisterOnStop(func() { close(stopping) })
+	returned := make(chan struct{})
+	var runErr error
+	go func() { runErr = a.Run(context.Background()); close(returned) }()
+	let := sync.OnceFunc(func() { close(release) })
+	defer func() {
+		let()
+		a.actions.restart() // stops Run if a check failed first
+		<-returned
+	}()
+	<-serving
+	select {
+	case <-stopping:
+		t.Fatal("the stop functions ran before a stop")
+	default:
+	}
+	if err := a.actions.restart(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-stopping:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stop functions did not run when the restart began")
+	}
+	select {
+	case <-returned:
+		t.Fatalf("Run returned (%v) while a service was stopping", runErr)
+	default:
+	}
+	let()
+	<-returned
+	if !errors.Is(runErr, ErrRestart) {
+		t.Errorf("Run = %v, want ErrRestart", runErr)
 	}
 }

@@ -135,13 +135,15 @@ func runAgent(args []string, stderr io.Writer) int {
 	log := agent.NewLogger(cfg.Log, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	context.AfterFunc(ctx, func() {
+	a := agent.New(cfg, log)
+	// Bounds a stop for a signal and one for the restart action alike.
+	a.RegisterOnStop(func() {
 		time.AfterFunc(stopGrace, func() {
 			fmt.Fprintf(stderr, "edge-agent: services did not stop within %v; exiting\n", stopGrace)
 			os.Exit(exitFailure)
 		})
 	})
-	err = agent.New(cfg, log).Run(ctx)
+	err = a.Run(ctx)
 	var be *agent.BindError
 	switch {
 	case errors.Is(err, agent.ErrRestart):
