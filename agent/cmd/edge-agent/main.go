@@ -52,10 +52,12 @@ Usage:
                                version, uptime, IP, CPU temperature, last
                                state; login and TLS default to EDGE_MQTT_*
   edge-agent fleet run ACTION [ARGS...] (--device ID ... | --all)
-                   [--key FILE] [--timeout 30s] [login flags as above]
+                   [--key FILE] [--timeout 30s] [--json]
+                   [login flags as above]
                                ask devices to run an action (restart,
                                reboot, poweroff, script:NAME), signed with
                                an SSH key or ssh-agent; a line per device
+                               (or one JSON array)
   edge-agent fleet update --binaries DIR (--device ID ... | --all)
                    [--canary N] [--key FILE] [--listen ADDR] [--url BASE]
                                update devices (EDGE_UPDATE=on) to the
