@@ -46,26 +46,20 @@ func WriteTable(w io.Writer, devices []Device) error {
 // their values (a reader decodes exactly what the device sent, invalid
 // UTF-8 aside, which encoding/json replaces with U+FFFD); controls, bidi
 // and other format characters are \u escapes, never raw bytes.
-func WriteJSON(w io.Writer, devices []Device) error {
-	if devices == nil {
-		devices = []Device{}
-	}
-	b, err := json.Marshal(devices)
-	if err != nil {
-		return fmt.Errorf("fleet: %w", err)
-	}
-	_, err = fmt.Fprintf(w, "%s\n", jsonPrintable(b))
-	return err
-}
+func WriteJSON(w io.Writer, devices []Device) error { return writeJSONLine(w, devices) }
 
 // WriteRunJSON writes the answers of Run as one JSON array on one line,
 // its strings escaped as WriteJSON's. A device that did not answer has
 // answered false, and the reason in error when there is one.
-func WriteRunJSON(w io.Writer, answers []Answer) error {
-	if answers == nil {
-		answers = []Answer{}
+func WriteRunJSON(w io.Writer, answers []Answer) error { return writeJSONLine(w, answers) }
+
+// writeJSONLine writes items as one JSON array ([] for none) on one line,
+// escaped by jsonPrintable.
+func writeJSONLine[T any](w io.Writer, items []T) error {
+	if items == nil {
+		items = []T{}
 	}
-	b, err := json.Marshal(answers)
+	b, err := json.Marshal(items)
 	if err != nil {
 		return fmt.Errorf("fleet: %w", err)
 	}
