@@ -156,6 +156,22 @@ twin_stop() {
 	kill -KILL "$p" 2>/dev/null || true
 }
 
+# fleet_update_both NAME [ARGS...]: edge-agent fleet update of edge-twin
+# and edge-st, the guest (edge-st) the canary, with the binaries in
+# $run/NAME; its output in $run/NAME.out and .err, shown; fu_rc is its
+# exit status, fu_took its seconds.
+fleet_update_both() {
+	local name=$1 t0=$SECONDS
+	shift
+	fu_rc=0
+	timeout 300 "$host_agent" fleet update --binaries "$run/$name" "$@" \
+		--device edge-twin --device edge-st --canary 1 --key "$run/operator" \
+		--broker "tcp://127.0.0.1:$upd_port" --listen :8999 --url http://10.0.2.2:8999 --timeout 3m \
+		>"$run/$name.out" 2>"$run/$name.err" || fu_rc=$?
+	fu_took=$((SECONDS - t0))
+	sed 's/^/  | /' "$run/$name.out"
+}
+
 step_canary() {
 	step_begin canary "edge-agent fleet update --canary 1 to a version that exits at once: the guest, then a second agent on the host"
 	upd_setup
@@ -174,13 +190,9 @@ step_canary() {
 	cp "$exits_bin" "$run/canary/edge-agent-linux-$ARCH"
 	mark=$(tap_mark)
 	since=$(guest_ok date date +%s)
-	local rc=0 t0=$SECONDS
-	timeout 300 "$host_agent" fleet update --binaries "$run/canary" --version "$exits_version" \
-		--device edge-twin --device edge-st --canary 1 --key "$run/operator" \
-		--broker "tcp://127.0.0.1:$upd_port" --listen :8999 --url http://10.0.2.2:8999 --timeout 3m \
-		>"$run/canary.out" 2>"$run/canary.err" || rc=$?
-	local took=$((SECONDS - t0))
-	sed 's/^/  | /' "$run/canary.out"
+	local rc took
+	fleet_update_both canary --version "$exits_version"
+	rc=$fu_rc took=$fu_took
 	[[ $rc == 1 ]] || fail "fleet update exited $rc, want 1: $(cat "$run/canary.out" "$run/canary.err")"
 	local row_st row_twin
 	row_st=$(grep -E '^edge-st ' "$run/canary.out" | tail -n 1) || fail "no row for edge-st: $(cat "$run/canary.out")"
@@ -215,13 +227,9 @@ step_canary() {
 	mkdir -p "$run/both"
 	cp "$to_bin" "$run/both/edge-agent-linux-$ARCH"
 	echo "$to_version" >"$run/both/VERSION" # as make cross writes it
-	local rc2=0 t1=$SECONDS
-	timeout 300 "$host_agent" fleet update --binaries "$run/both" \
-		--device edge-twin --device edge-st --canary 1 --key "$run/operator" \
-		--broker "tcp://127.0.0.1:$upd_port" --listen :8999 --url http://10.0.2.2:8999 --timeout 3m \
-		>"$run/both.out" 2>"$run/both.err" || rc2=$?
-	local took2=$((SECONDS - t1))
-	sed 's/^/  | /' "$run/both.out"
+	local rc2 took2
+	fleet_update_both both
+	rc2=$fu_rc took2=$fu_took
 	[[ $rc2 == 0 ]] || fail "fleet update of both to $to_version exited $rc2: $(cat "$run/both.out" "$run/both.err")"
 	grep -Eq '^edge-st .*healthy' "$run/both.out" && grep -Eq '^edge-twin .*healthy' "$run/both.out" ||
 		fail "not both healthy: $(cat "$run/both.out")"
